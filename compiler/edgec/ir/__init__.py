@@ -1,0 +1,6 @@
+"""The edgec IR: see ``graph`` for the data structures and ``ops`` for the operator set."""
+
+from edgec.ir.graph import DTYPES, Graph, Node, Quant, Tensor
+from edgec.ir.ops import OPS, OpSpec
+
+__all__ = ["DTYPES", "Graph", "Node", "OPS", "OpSpec", "Quant", "Tensor"]

@@ -1,0 +1,64 @@
+"""The operator set of the edgec IR: names, inputs and attributes.
+
+Frontends emit only these ops; each backend layer (reference interpreter, lowering, C kernel)
+registers one handler per op. Semantics follow the TFLite builtin op of the same meaning, in
+NHWC layout. Quantized semantics (int8 activations, int8 weights, int32 bias) follow the
+TFLite integer-only spec; the reference interpreter is the executable definition.
+
+Common attributes:
+- ``activation``: fused clamp as a float range ``(lo, hi)`` in real units (``-inf``/``inf``
+  for an open side) or ``None``. Relu is ``(0, inf)``, Relu6 ``(0, 6)``. The lowering turns
+  it into ``activation_min``/``activation_max`` in the output's quantized domain.
+- ``strides``, ``dilations``: ``(h, w)``.
+- ``pads``: explicit ``(top, left, bottom, right)`` for 2-D windows; frontends resolve
+  TFLite SAME/VALID and ONNX auto_pad into this form.
+
+Weights layouts: conv2d ``OHWI``; depthwise_conv2d ``1HW(C*M)`` (TFLite layout, output
+channel ``c * M + m`` reads input channel ``c``); fully_connected ``(O, I)``. Bias is
+optional (an empty input name) and has one value per output channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What an op takes: its input names (in order) and the attribute keys it accepts."""
+
+    inputs: tuple[str, ...]
+    attrs: tuple[str, ...] = ()
+    doc: str = ""
+
+
+_WINDOW = ("strides", "dilations", "pads", "activation")
+
+OPS: dict[str, OpSpec] = {
+    "conv2d": OpSpec(("input", "filter", "bias"), _WINDOW, "NHWC conv, OHWI filter"),
+    "depthwise_conv2d": OpSpec(
+        ("input", "filter", "bias"), _WINDOW + ("depth_multiplier",), "1HW(C*M) filter"
+    ),
+    "fully_connected": OpSpec(
+        ("input", "filter", "bias"), ("activation",), "rows of the last input dim times filter^T"
+    ),
+    "average_pool2d": OpSpec(
+        ("input",), ("kernel", "strides", "pads", "activation"),
+        "mean over the window's in-bounds elements (padding not counted)",
+    ),
+    "max_pool2d": OpSpec(("input",), ("kernel", "strides", "pads", "activation")),
+    "mean": OpSpec(("input",), ("axes", "keepdims"), "mean over axes (TFLite MEAN)"),
+    "add": OpSpec(("input1", "input2"), ("activation",), "numpy broadcasting"),
+    "sub": OpSpec(("input1", "input2"), ("activation",), "numpy broadcasting"),
+    "mul": OpSpec(("input1", "input2"), ("activation",), "numpy broadcasting"),
+    "clip": OpSpec(("input",), ("activation",), "standalone clamp to the activation range"),
+    "softmax": OpSpec(("input",), ("beta",), "softmax over the last axis"),
+    "reshape": OpSpec(("input",), (), "new shape is the output tensor's shape"),
+    "transpose": OpSpec(("input",), ("perm",)),
+    "concat": OpSpec(("inputs*",), ("axis",), "variadic: all inputs are concatenated"),
+    "pad": OpSpec(("input",), ("pads",), "pads: ((before, after), ...) per dim; pads with 0.0"),
+    "quantize": OpSpec(("input",), (), "float to integer, or integer requantization"),
+    "dequantize": OpSpec(("input",), (), "integer to float32"),
+}
+
+VARIADIC = {"concat"}

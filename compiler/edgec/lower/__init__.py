@@ -1,0 +1,1 @@
+"""Lowering: quantized IR nodes to integer kernel calls with precomputed constants."""

@@ -1,0 +1,397 @@
+"""Lowering of quantized IR nodes to C kernel calls.
+
+Each op registers one builder with ``@lowers("op")``. A builder receives the node, the graph
+and a ``LoweringContext`` and returns a ``KernelCall``: the C function to call, the constant
+parameter structs and arrays it needs (all values computed here, in Python), and the C
+argument expressions. The Jinja2 templates only print these plans. The integer parameters
+come from ``edgec.lower.params``, the same source the reference interpreter uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from edgec.errors import UnsupportedAttributeError, UnsupportedOperatorError
+from edgec.ir import Graph, Node
+from edgec.lower.params import kernel_params
+
+CTYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
+
+
+@dataclass
+class CArray:
+    """A ``static const`` C array: weights, bias, per-channel multipliers or shifts."""
+
+    name: str
+    ctype: str
+    values: np.ndarray
+
+
+@dataclass
+class CStruct:
+    """A ``static const`` C struct initialised field by field."""
+
+    ctype: str
+    name: str
+    fields: list[tuple[str, str]]
+
+
+@dataclass
+class KernelCall:
+    """One step of ``model_invoke``: a kernel call with its constant arguments."""
+
+    node: str
+    op: str
+    function: str
+    args: list[str]
+    structs: list[CStruct] = field(default_factory=list)
+    locals: list[CStruct] = field(default_factory=list)  # declared inside model_invoke
+    returns_status: bool = True
+    macs: int = 0
+
+
+class LoweringContext:
+    """Names C symbols and maps tensors to buffer expressions for one model."""
+
+    def __init__(self, graph: Graph, prefix: str, buffers: dict[str, str]):
+        self.graph = graph
+        self.prefix = prefix
+        self.buffers = buffers  # tensor name -> C pointer expression (int8_t *)
+        self.arrays: dict[str, CArray] = {}
+        self._constant_symbols: dict[str, str] = {}
+        self.index = 0
+
+    def symbol(self, suffix: str) -> str:
+        return f"{self.prefix}_n{self.index}_{suffix}"
+
+    def buffer(self, name: str, const: bool = False) -> str:
+        if name in self._constant_symbols or self.graph.tensors[name].is_constant:
+            return self.constant(name)
+        expr = self.buffers[name]
+        return f"(const int8_t *){expr}" if const else expr
+
+    def constant(self, name: str) -> str:
+        """Emit the constant tensor ``name`` once and return its C symbol."""
+        if name not in self._constant_symbols:
+            tensor = self.graph.tensors[name]
+            symbol = f"{self.prefix}_const{len(self._constant_symbols)}"
+            self._constant_symbols[name] = symbol
+            self.add_array(symbol, CTYPES[tensor.dtype], tensor.data.ravel())
+        return self._constant_symbols[name]
+
+    def add_array(self, symbol: str, ctype: str, values: np.ndarray) -> str:
+        self.arrays[symbol] = CArray(symbol, ctype, np.asarray(values).ravel())
+        return symbol
+
+    def struct(self, call: KernelCall, ctype: str, suffix: str, fields: dict) -> str:
+        name = self.symbol(suffix)
+        call.structs.append(CStruct(ctype, name, [(k, _c_value(v)) for k, v in fields.items()]))
+        return f"&{name}"
+
+
+def _c_value(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "{" + ", ".join(_c_value(v) for v in value) + "}"
+    if isinstance(value, str):
+        return value
+    return str(int(value))
+
+
+Builder = Callable[[Node, Graph, LoweringContext], KernelCall]
+BUILDERS: dict[str, Builder] = {}
+
+
+def lowers(*ops: str) -> Callable[[Builder], Builder]:
+    def wrap(fn: Builder) -> Builder:
+        for op in ops:
+            BUILDERS[op] = fn
+        return fn
+
+    return wrap
+
+
+def check_supported(graph: Graph, nodes: list[Node]) -> None:
+    """Raise one error listing every node that has no C kernel."""
+    missing = [f"{n.name} ({n.op})" for n in nodes if n.op not in BUILDERS]
+    if missing:
+        raise UnsupportedOperatorError(
+            f"no C kernel for {len(missing)} node(s): {', '.join(missing)}"
+        )
+
+
+def lower_node(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    return BUILDERS[node.op](node, graph, ctx)
+
+
+def _dims4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    if len(shape) > 4:
+        raise UnsupportedAttributeError(f"tensor rank {len(shape)} > 4 is not supported")
+    return tuple([1] * (4 - len(shape)) + list(shape))
+
+
+def _dims_struct(ctx: LoweringContext, call: KernelCall, suffix: str, shape) -> str:
+    n, h, w, c = _dims4(tuple(shape))
+    return ctx.struct(call, "edgec_dims", suffix, {"n": n, "h": h, "w": w, "c": c})
+
+
+def _quant_struct(ctx: LoweringContext, call: KernelCall, params) -> str:
+    multipliers = ctx.add_array(ctx.symbol("multipliers"), "int32_t", params.multipliers)
+    shifts = ctx.add_array(ctx.symbol("shifts"), "int32_t", params.shifts)
+    return ctx.struct(
+        call, "edgec_per_channel_quant", "quant",
+        {"multipliers": multipliers, "shifts": shifts},
+    )
+
+
+def _bias(node: Node, ctx: LoweringContext) -> str:
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return ctx.constant(node.inputs[2])
+    return "NULL"
+
+
+def _shape(graph: Graph, name: str) -> tuple[int, ...]:
+    return graph.tensors[name].shape
+
+
+@lowers("conv2d", "depthwise_conv2d")
+def _conv(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    depthwise = node.op == "depthwise_conv2d"
+    function = "edgec_depthwise_conv2d_s8" if depthwise else "edgec_conv2d_s8"
+    call = KernelCall(node.name, node.op, function, [])
+    strides = node.attrs.get("strides", (1, 1))
+    dilations = node.attrs.get("dilations", (1, 1))
+    pads = node.attrs.get("pads", (0, 0, 0, 0))
+    in_shape, w_shape = _shape(graph, node.inputs[0]), _shape(graph, node.inputs[1])
+    out_shape = _shape(graph, node.outputs[0])
+    fields = {
+        "input_offset": params["input_offset"],
+        "filter_offset": params["filter_offset"],
+        "output_offset": params["output_offset"],
+        "stride_h": strides[0], "stride_w": strides[1],
+        "dilation_h": dilations[0], "dilation_w": dilations[1],
+        "pad_top": pads[0], "pad_left": pads[1],
+        "depth_multiplier": w_shape[3] // in_shape[3] if depthwise else 1,
+        "activation_min": params["activation_min"],
+        "activation_max": params["activation_max"],
+    }
+    call.args = [
+        ctx.struct(call, "edgec_conv_params", "params", fields),
+        _quant_struct(ctx, call, params),
+        _dims_struct(ctx, call, "input_dims", in_shape),
+        ctx.buffer(node.inputs[0], const=True),
+        _dims_struct(ctx, call, "filter_dims", w_shape),
+        ctx.constant(node.inputs[1]),
+        _bias(node, ctx),
+        _dims_struct(ctx, call, "output_dims", out_shape),
+        ctx.buffer(node.outputs[0]),
+    ]
+    taps = w_shape[1] * w_shape[2] * (1 if depthwise else w_shape[3])
+    call.macs = int(np.prod(out_shape)) * taps
+    return call
+
+
+@lowers("fully_connected")
+def _fully_connected(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    out_depth, in_depth = _shape(graph, node.inputs[1])
+    rows = graph.tensors[node.inputs[0]].size // in_depth
+    call = KernelCall(node.name, node.op, "edgec_fully_connected_s8", [])
+    fields = {k: params[k] for k in (
+        "input_offset", "filter_offset", "output_offset", "activation_min", "activation_max"
+    )}
+    call.args = [
+        ctx.struct(call, "edgec_fc_params", "params", fields),
+        _quant_struct(ctx, call, params),
+        str(rows), str(in_depth), ctx.buffer(node.inputs[0], const=True),
+        str(out_depth), ctx.constant(node.inputs[1]), _bias(node, ctx),
+        ctx.buffer(node.outputs[0]),
+    ]
+    call.macs = rows * in_depth * out_depth
+    return call
+
+
+@lowers("average_pool2d", "max_pool2d")
+def _pool(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    function = "edgec_avg_pool2d_s8" if node.op == "average_pool2d" else "edgec_max_pool2d_s8"
+    call = KernelCall(node.name, node.op, function, [])
+    kernel = node.attrs["kernel"]
+    strides = node.attrs.get("strides", (1, 1))
+    pads = node.attrs.get("pads", (0, 0, 0, 0))
+    fields = {
+        "filter_h": kernel[0], "filter_w": kernel[1],
+        "stride_h": strides[0], "stride_w": strides[1],
+        "pad_top": pads[0], "pad_left": pads[1],
+        "activation_min": params["activation_min"], "activation_max": params["activation_max"],
+    }
+    call.args = [
+        ctx.struct(call, "edgec_pool_params", "params", fields),
+        _dims_struct(ctx, call, "input_dims", _shape(graph, node.inputs[0])),
+        ctx.buffer(node.inputs[0], const=True),
+        _dims_struct(ctx, call, "output_dims", _shape(graph, node.outputs[0])),
+        ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+def _broadcast_fields(graph: Graph, node: Node) -> dict:
+    out_shape = _dims4(_shape(graph, node.outputs[0]))
+    fields = {"shape": out_shape}
+    for key, name in (("input1_strides", node.inputs[0]), ("input2_strides", node.inputs[1])):
+        in_shape = _dims4(_shape(graph, name))
+        strides, step = [0, 0, 0, 0], 1
+        for axis in range(3, -1, -1):
+            strides[axis] = 0 if in_shape[axis] == 1 and out_shape[axis] != 1 else step
+            step *= in_shape[axis]
+        fields[key] = strides
+    return fields
+
+
+@lowers("add", "sub")
+def _add(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    call = KernelCall(node.name, node.op, "edgec_add_s8", [])
+    call.args = [
+        ctx.struct(call, "edgec_add_params", "params", dict(params.values)),
+        "1" if node.op == "add" else "-1",
+        ctx.struct(call, "edgec_broadcast", "broadcast", _broadcast_fields(graph, node)),
+        ctx.buffer(node.inputs[0], const=True),
+        ctx.buffer(node.inputs[1], const=True),
+        ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+@lowers("mul")
+def _mul(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    call = KernelCall(node.name, node.op, "edgec_mul_s8", [])
+    call.args = [
+        ctx.struct(call, "edgec_mul_params", "params", dict(params.values)),
+        ctx.struct(call, "edgec_broadcast", "broadcast", _broadcast_fields(graph, node)),
+        ctx.buffer(node.inputs[0], const=True),
+        ctx.buffer(node.inputs[1], const=True),
+        ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+@lowers("softmax")
+def _softmax(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    out = graph.tensors[node.outputs[0]]
+    if out.dtype != "int8" or not (
+        out.quant.scale[0] == np.float32(1 / 256) and out.quant.zero_point[0] == -128
+    ):
+        raise UnsupportedAttributeError(
+            f"node '{node.name}' (softmax): int8 softmax needs output scale 1/256 and "
+            f"zero point -128, got {out.quant.scale[0]:g} and {out.quant.zero_point[0]}"
+        )
+    depth = out.shape[-1]
+    call = KernelCall(node.name, node.op, "edgec_softmax_s8", [])
+    call.args = [
+        ctx.struct(call, "edgec_softmax_params", "params", dict(params.values)),
+        str(out.size // depth), str(depth),
+        ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+@lowers("reshape")
+def _reshape(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    size = graph.tensors[node.outputs[0]].nbytes
+    call = KernelCall(node.name, node.op, "memmove", [], returns_status=False)
+    call.args = [ctx.buffer(node.outputs[0]), ctx.buffer(node.inputs[0], const=True), str(size)]
+    return call
+
+
+@lowers("quantize")
+def _requantize(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    if graph.tensors[node.inputs[0]].dtype == "float32":
+        raise UnsupportedOperatorError(
+            f"node '{node.name}': float quantize inside the graph; only graph inputs may be float"
+        )
+    params = kernel_params(node, graph)
+    call = KernelCall(node.name, node.op, "edgec_requantize_s8", [])
+    call.args = [
+        ctx.struct(call, "edgec_requantize_params", "params", dict(params.values)),
+        str(graph.tensors[node.outputs[0]].size),
+        ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+@lowers("clip")
+def _clip(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    call = KernelCall(node.name, node.op, "edgec_clip_s8", [])
+    call.args = [
+        str(params["activation_min"]), str(params["activation_max"]),
+        str(graph.tensors[node.outputs[0]].size),
+        ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+@lowers("transpose")
+def _transpose(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    in_shape = _shape(graph, node.inputs[0])
+    extra = 4 - len(in_shape)
+    perm = list(range(extra)) + [p + extra for p in node.attrs["perm"]]
+    call = KernelCall(node.name, node.op, "edgec_transpose_s8", [])
+    shape_symbol = ctx.add_array(ctx.symbol("shape"), "int32_t", np.array(_dims4(in_shape)))
+    perm_symbol = ctx.add_array(ctx.symbol("perm"), "int32_t", np.array(perm))
+    call.args = [
+        shape_symbol, perm_symbol,
+        ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+@lowers("concat")
+def _concat(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    out_shape = _shape(graph, node.outputs[0])
+    axis = node.attrs["axis"] % len(out_shape)
+    outer = int(np.prod(out_shape[:axis], dtype=np.int64))
+    inner = int(np.prod(out_shape[axis + 1 :], dtype=np.int64))
+    sizes = [_shape(graph, name)[axis] * inner for name in node.inputs]
+    for name in node.inputs:
+        if not graph.tensors[name].quant.same_as(graph.tensors[node.outputs[0]].quant):
+            raise UnsupportedAttributeError(
+                f"node '{node.name}' (concat): input '{name}' has a different quantization "
+                "than the output; requantize it first"
+            )
+    call = KernelCall(node.name, node.op, "edgec_concat_s8", [])
+    pointers = ctx.symbol("inputs")
+    # A local array: graph-input pointers are not constant expressions.
+    call.locals.append(CStruct(
+        "const int8_t *const", pointers,
+        [("", ctx.buffer(name, const=True)) for name in node.inputs],
+    ))
+    call.args = [
+        str(outer), str(len(node.inputs)), pointers,
+        ctx.add_array(ctx.symbol("sizes"), "int32_t", np.array(sizes)),
+        ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+@lowers("pad")
+def _pad(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    in_shape = _shape(graph, node.inputs[0])
+    extra = 4 - len(in_shape)
+    pads = [(0, 0)] * extra + [tuple(p) for p in node.attrs["pads"]]
+    zero_point = int(graph.tensors[node.inputs[0]].quant.zero_point[0])
+    call = KernelCall(node.name, node.op, "edgec_pad_s8", [])
+    call.args = [
+        ctx.add_array(ctx.symbol("shape"), "int32_t", np.array(_dims4(in_shape))),
+        ctx.add_array(ctx.symbol("before"), "int32_t", np.array([p[0] for p in pads])),
+        ctx.add_array(ctx.symbol("after"), "int32_t", np.array([p[1] for p in pads])),
+        str(zero_point),
+        ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
+    ]
+    return call

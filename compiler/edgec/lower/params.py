@@ -1,0 +1,251 @@
+"""Integer kernel parameters computed from a quantized IR node (the lowering step).
+
+Every scale, zero point and activation range of a node becomes plain integers here: Q31
+multipliers and shifts, input/output offsets and the clamp range. The reference interpreter
+and the C code generator both read these parameters, so they cannot disagree about them.
+
+Conventions follow CMSIS-NN and TFLite Micro: ``input_offset = -input_zero_point``,
+``output_offset = output_zero_point``, ``shift`` positive means a left shift. To add an op,
+register one function with ``@params_for("op")`` returning a ``KernelParams``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from edgec.errors import QuantizationError
+from edgec.ir import Graph, Node, Quant
+from edgec.quantize.fixed_point import quantize_multiplier, round_half_away
+
+QMIN = {"int8": -128, "int16": -32768}
+QMAX = {"int8": 127, "int16": 32767}
+
+# Add/Sub scale both inputs up by 2**20 before rescaling them to a common scale, as TFLite
+# does for int8, so that the rescaled values keep 20 fractional bits of precision.
+ADD_LEFT_SHIFT = 20
+# Softmax represents input differences in Q5.26 (TFLite's kScaledDiffIntegerBits).
+SOFTMAX_DIFF_INTEGER_BITS = 5
+
+
+@dataclass
+class KernelParams:
+    """Integer parameters of one kernel call; ``values`` maps a C parameter name to a value."""
+
+    values: dict[str, int] = field(default_factory=dict)
+    multipliers: np.ndarray | None = None  # int32 per output channel
+    shifts: np.ndarray | None = None  # int32 per output channel
+
+    def __getitem__(self, key: str) -> int:
+        return self.values[key]
+
+
+ParamsFn = Callable[[Node, Graph], KernelParams]
+PARAMS: dict[str, ParamsFn] = {}
+
+
+def params_for(*ops: str) -> Callable[[ParamsFn], ParamsFn]:
+    def wrap(fn: ParamsFn) -> ParamsFn:
+        for op in ops:
+            PARAMS[op] = fn
+        return fn
+
+    return wrap
+
+
+def kernel_params(node: Node, graph: Graph) -> KernelParams:
+    """Compute the integer parameters of ``node``; ops without parameters get an empty set."""
+    fn = PARAMS.get(node.op)
+    if fn is None:
+        return KernelParams()
+    return fn(node, graph)
+
+
+def _quant(graph: Graph, name: str, node: Node) -> Quant:
+    tensor = graph.tensors[name]
+    if tensor.quant is None:
+        raise QuantizationError(
+            f"node '{node.name}' ({node.op}): tensor '{name}' has no quantization parameters"
+        )
+    return tensor.quant
+
+
+def _dtype(graph: Graph, name: str) -> str:
+    return graph.tensors[name].dtype
+
+
+def activation_range(node: Node, graph: Graph) -> tuple[int, int]:
+    """The fused activation as ``(activation_min, activation_max)`` in the output's domain.
+
+    Bounds are quantized as TFLite's CalculateActivationRangeQuantized does it: float32
+    division by the scale, rounded half away from zero, plus the zero point, then clamped
+    to the output type's range.
+    """
+    out_name = node.outputs[0]
+    dtype = _dtype(graph, out_name)
+    qmin, qmax = QMIN[dtype], QMAX[dtype]
+    activation = node.attrs.get("activation")
+    if activation is None:
+        return qmin, qmax
+    quant = _quant(graph, out_name, node)
+    scale, zero_point = np.float32(quant.scale[0]), int(quant.zero_point[0])
+    lo, hi = activation
+
+    def quantize(value: float) -> int:
+        return zero_point + round_half_away(float(np.float32(value) / scale))
+
+    act_min = qmin if math.isinf(lo) else max(qmin, quantize(lo))
+    act_max = qmax if math.isinf(hi) else min(qmax, quantize(hi))
+    return act_min, act_max
+
+
+def _per_channel_multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [quantize_multiplier(float(m)) for m in real]
+    multipliers = np.array([p[0] for p in pairs], dtype=np.int64)
+    shifts = np.array([p[1] for p in pairs], dtype=np.int64)
+    return multipliers, shifts
+
+
+@params_for("conv2d", "depthwise_conv2d", "fully_connected")
+def _conv_params(node: Node, graph: Graph) -> KernelParams:
+    q_in = _quant(graph, node.inputs[0], node)
+    q_w = _quant(graph, node.inputs[1], node)
+    q_out = _quant(graph, node.outputs[0], node)
+    channels = _output_channels(node, graph)
+    weight_scales = np.broadcast_to(q_w.scale.astype(np.float64), (channels,))
+    real = (
+        np.float64(q_in.scale[0]) * weight_scales / np.float64(q_out.scale[0])
+    )
+    multipliers, shifts = _per_channel_multipliers(real)
+    act_min, act_max = activation_range(node, graph)
+    values = {
+        "input_offset": -int(q_in.zero_point[0]),
+        "filter_offset": -int(q_w.zero_point[0]),
+        "output_offset": int(q_out.zero_point[0]),
+        "activation_min": act_min,
+        "activation_max": act_max,
+    }
+    return KernelParams(values, multipliers, shifts)
+
+
+def _output_channels(node: Node, graph: Graph) -> int:
+    filt = graph.tensors[node.inputs[1]]
+    if node.op == "conv2d":
+        return filt.shape[0]
+    if node.op == "depthwise_conv2d":
+        return filt.shape[3]
+    return filt.shape[0]
+
+
+@params_for("add", "sub")
+def _add_params(node: Node, graph: Graph) -> KernelParams:
+    q1 = _quant(graph, node.inputs[0], node)
+    q2 = _quant(graph, node.inputs[1], node)
+    q_out = _quant(graph, node.outputs[0], node)
+    s1, s2, s_out = (float(q.scale[0]) for q in (q1, q2, q_out))
+    twice_max_input_scale = 2.0 * max(s1, s2)
+    m1, sh1 = quantize_multiplier(s1 / twice_max_input_scale)
+    m2, sh2 = quantize_multiplier(s2 / twice_max_input_scale)
+    m_out, sh_out = quantize_multiplier(
+        twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * s_out)
+    )
+    act_min, act_max = activation_range(node, graph)
+    values = {
+        "left_shift": ADD_LEFT_SHIFT,
+        "input1_offset": -int(q1.zero_point[0]),
+        "input2_offset": -int(q2.zero_point[0]),
+        "input1_multiplier": m1,
+        "input1_shift": sh1,
+        "input2_multiplier": m2,
+        "input2_shift": sh2,
+        "output_multiplier": m_out,
+        "output_shift": sh_out,
+        "output_offset": int(q_out.zero_point[0]),
+        "activation_min": act_min,
+        "activation_max": act_max,
+    }
+    return KernelParams(values)
+
+
+@params_for("mul")
+def _mul_params(node: Node, graph: Graph) -> KernelParams:
+    q1 = _quant(graph, node.inputs[0], node)
+    q2 = _quant(graph, node.inputs[1], node)
+    q_out = _quant(graph, node.outputs[0], node)
+    real = float(q1.scale[0]) * float(q2.scale[0]) / float(q_out.scale[0])
+    m_out, sh_out = quantize_multiplier(real)
+    act_min, act_max = activation_range(node, graph)
+    values = {
+        "input1_offset": -int(q1.zero_point[0]),
+        "input2_offset": -int(q2.zero_point[0]),
+        "output_multiplier": m_out,
+        "output_shift": sh_out,
+        "output_offset": int(q_out.zero_point[0]),
+        "activation_min": act_min,
+        "activation_max": act_max,
+    }
+    return KernelParams(values)
+
+
+def _require_same_quant(node: Node, graph: Graph) -> None:
+    q_in = _quant(graph, node.inputs[0], node)
+    q_out = _quant(graph, node.outputs[0], node)
+    if not q_in.same_as(q_out):
+        raise QuantizationError(
+            f"node '{node.name}' ({node.op}): input and output quantization differ "
+            f"(scale {q_in.scale[0]:g}/{q_out.scale[0]:g}, zero point "
+            f"{q_in.zero_point[0]}/{q_out.zero_point[0]}); this op needs them equal"
+        )
+
+
+@params_for("average_pool2d", "max_pool2d", "clip")
+def _pool_params(node: Node, graph: Graph) -> KernelParams:
+    _require_same_quant(node, graph)
+    act_min, act_max = activation_range(node, graph)
+    return KernelParams({"activation_min": act_min, "activation_max": act_max})
+
+
+@params_for("softmax")
+def _softmax_params(node: Node, graph: Graph) -> KernelParams:
+    q_in = _quant(graph, node.inputs[0], node)
+    beta = float(np.float32(node.attrs.get("beta", 1.0)))
+    integer_bits = SOFTMAX_DIFF_INTEGER_BITS
+    real = min(
+        beta * float(q_in.scale[0]) * (1 << (31 - integer_bits)), float((1 << 31) - 1)
+    )
+    multiplier, left_shift = quantize_multiplier(real)
+    if left_shift < 0:
+        raise QuantizationError(
+            f"node '{node.name}' (softmax): input scale {q_in.scale[0]:g} is too small "
+            "for the integer softmax (beta * scale * 2**26 < 1)"
+        )
+    radius = math.floor(
+        ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift)
+    )
+    values = {
+        "input_multiplier": multiplier,
+        "input_left_shift": left_shift,
+        "diff_min": -radius,
+    }
+    return KernelParams(values)
+
+
+@params_for("quantize")
+def _quantize_params(node: Node, graph: Graph) -> KernelParams:
+    if _dtype(graph, node.inputs[0]) == "float32":
+        return KernelParams()
+    q_in = _quant(graph, node.inputs[0], node)
+    q_out = _quant(graph, node.outputs[0], node)
+    multiplier, shift = quantize_multiplier(float(q_in.scale[0]) / float(q_out.scale[0]))
+    values = {
+        "input_offset": -int(q_in.zero_point[0]),
+        "output_multiplier": multiplier,
+        "output_shift": shift,
+        "output_offset": int(q_out.zero_point[0]),
+        "activation_min": QMIN[_dtype(graph, node.outputs[0])],
+        "activation_max": QMAX[_dtype(graph, node.outputs[0])],
+    }
+    return KernelParams(values)

@@ -1,0 +1,1 @@
+"""Reference interpreter (numpy): the golden model of edgec's integer semantics."""
