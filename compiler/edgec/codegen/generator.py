@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from edgec import __version__
+from edgec import __version__, toolchain
 from edgec.codegen.boundary import Boundary, Port, split_boundary
 from edgec.ir import Graph
 from edgec.lower.calls import CTYPES, KernelCall, LoweringContext, check_supported, lower_node
@@ -92,7 +92,11 @@ def _port_buffers(boundary: Boundary, graph: Graph) -> dict[str, str]:
 
 
 def _c_float(value: float) -> str:
-    return f"{float(np.float32(value)):.9g}f"
+    """A C float literal that reads back as exactly the same float32."""
+    text = f"{float(np.float32(value)):.9g}"
+    if not any(c in text for c in ".eEn"):
+        text += ".0"
+    return text + "f"
 
 
 def _c_array_body(values: np.ndarray) -> str:
@@ -115,8 +119,8 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def runtime_sources(code: ModelCode, target: Target) -> list[str]:
-    """Runtime files (relative to runtime_c/) the project needs, sorted."""
+def runtime_sources(code: ModelCode) -> list[str]:
+    """Kernel sources (relative to runtime_c/) the model's calls need, sorted."""
     kernels = {
         f"{KERNEL_DIR}/{call.function.removeprefix('edgec_')}.c"
         for call in code.calls
@@ -124,7 +128,7 @@ def runtime_sources(code: ModelCode, target: Target) -> list[str]:
     }
     if code.has_float_io:
         kernels.add(IO_FLOAT_SOURCE)
-    return sorted(kernels) + list(target.platform_sources)
+    return sorted(kernels)
 
 
 def write_project(code: ModelCode, graph: Graph, target: Target, out_dir: Path) -> list[str]:
@@ -139,25 +143,21 @@ def write_project(code: ModelCode, graph: Graph, target: Target, out_dir: Path) 
         f"{prefix}_weights.c": "model_weights.c.j2",
         f"{prefix}_io.h": "model_io.h.j2",
         f"{prefix}_io.c": "model_io.c.j2",
-        "harness.c": "harness.c.j2",
     }
     for filename, template in rendered.items():
         (out_dir / filename).write_text(env.get_template(template).render(**context))
-    runtime = runtime_sources(code, target)
-    copies = runtime + [f"{INCLUDE_DIR}/edgec/{h.name}" for h in sorted((runtime_dir() / INCLUDE_DIR / "edgec").glob("*.h"))]
-    if target.linker_script:
-        copies.append(target.linker_script)
-    for platform_dir in sorted({str(Path(s).parent) for s in target.platform_sources}):
-        copies.extend(
-            str(p.relative_to(runtime_dir())) for p in sorted((runtime_dir() / platform_dir).glob("*.h"))
-        )
-    for relative in sorted(set(copies)):
+    (out_dir / "harness.c").write_text(toolchain.render_harness(prefix))
+
+    kernels = runtime_sources(code)
+    headers = sorted((runtime_dir() / INCLUDE_DIR / "edgec").glob("*.h"))
+    for relative in kernels + [str(h.relative_to(runtime_dir())) for h in headers]:
         destination = out_dir / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(runtime_dir() / relative, destination)
-    sources = [f"{prefix}.c", f"{prefix}_weights.c", f"{prefix}_io.c", "harness.c"] + runtime
-    makefile = env.get_template("Makefile.j2").render(
-        target=target, sources=sources, include_dirs=[".", INCLUDE_DIR]
-    )
+    platform = toolchain.copy_platform_files(target, out_dir)
+
+    sources = [f"{prefix}.c", f"{prefix}_weights.c", f"{prefix}_io.c", "harness.c"]
+    sources += kernels + platform
+    makefile = toolchain.render_makefile(target, sources, [".", INCLUDE_DIR])
     (out_dir / "Makefile").write_text(makefile)
     return sources

@@ -17,6 +17,7 @@
 #ifndef EDGEC_KERNELS_H
 #define EDGEC_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus

@@ -1,0 +1,38 @@
+"""``edgec inspect``: a readable summary of a model as edgec's frontend sees it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from edgec.frontend import load_model
+from edgec.ir import Graph, Tensor
+
+
+def _describe_tensor(tensor: Tensor) -> str:
+    text = f"{tensor.name}: {tensor.dtype} [{', '.join(map(str, tensor.shape))}]"
+    if tensor.quant is not None and tensor.quant.scale.size == 1:
+        text += f" scale {tensor.quant.scale[0]:g} zero_point {tensor.quant.zero_point[0]}"
+    return text
+
+
+def describe_graph(graph: Graph) -> str:
+    lines = [f"model: {graph.name}", "inputs:"]
+    lines += [f"  {_describe_tensor(graph.tensors[n])}" for n in graph.inputs]
+    lines.append("outputs:")
+    lines += [f"  {_describe_tensor(graph.tensors[n])}" for n in graph.outputs]
+    counts = Counter(node.op for node in graph.nodes)
+    lines.append(f"operators ({len(graph.nodes)} nodes after import):")
+    lines += [f"  {op}: {count}" for op, count in sorted(counts.items())]
+    weights = sum(t.nbytes for t in graph.tensors.values() if t.is_constant)
+    lines.append(f"constant bytes: {weights}")
+    float_ops = [n for n in graph.nodes if n.op not in ("quantize", "dequantize")
+                 and graph.tensors[n.outputs[0]].dtype == "float32"]
+    lines.append("quantized: " + ("no (compile needs --calibration)" if float_ops else "yes"))
+    return "\n".join(lines)
+
+
+def describe_model(path: Path) -> str:
+    graph = load_model(path)
+    graph.name = path.name
+    return describe_graph(graph)
