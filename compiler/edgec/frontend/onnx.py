@@ -1,0 +1,229 @@
+"""ONNX frontend: a float32 ONNX model (opset 11 and newer) becomes an edgec IR graph.
+
+Where it sits: first stage of the pipeline for ``.onnx`` files (``edgec.frontend.load_model``
+dispatches here). ``load_onnx`` returns the graph after the graph passes
+(``edgec.passes.run_passes``); ``optimize=False`` returns the direct conversion.
+
+Stages of ``load_onnx``:
+1. Read the file with ``onnx.load`` and ``onnx.checker``. A missing, truncated or non-ONNX
+   file raises ModelFormatError, and so does an opset below 11.
+2. Check the whole graph before converting anything. Every node must either compute
+   constants (all inputs constant, or Shape/Size) or have a converter whose constant-only
+   inputs are constants. One UnsupportedOperatorError lists every other node as
+   ``name (OpType)``.
+3. Make shapes static: a symbolic batch dimension of a graph input becomes 1, and strict ONNX
+   shape inference then gives every value a static shape; the converters compute shapes
+   themselves and are checked against these.
+4. Convert the nodes in order: constant nodes are folded (``onnx_constant``), the others go
+   to their converter (``onnx_compute_ops``, ``onnx_layout_ops``), which appends IR nodes
+   through the layout-tracking context (``onnx_values``).
+5. Bind the graph outputs: each gets an IR tensor of its ONNX name in the model's own layout.
+
+Invariants of the result: ``Graph.check`` passes, every tensor is float32, graph inputs and
+outputs keep their ONNX names and shapes (an NCHW input stays NCHW, and a transpose node
+inside the graph converts it), and all other 4-D activations are NHWC.
+
+To add an op, register one converter (see ``onnx_registry``) and its reference kernel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+# Imported for their converter registrations.
+import edgec.frontend.onnx_compute_ops  # noqa: F401
+import edgec.frontend.onnx_layout_ops  # noqa: F401
+from edgec.errors import ModelFormatError, UnsupportedOperatorError
+from edgec.frontend.onnx_constant import fold_node, is_foldable
+from edgec.frontend.onnx_registry import CONVERTERS, NodeView, display_name, find_converter
+from edgec.frontend.onnx_values import ConversionContext
+from edgec.ir.graph import Graph
+
+__all__ = ["MIN_OPSET", "load_onnx"]
+
+MIN_OPSET = 11
+
+_QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+
+
+def load_onnx(path: str | Path, optimize: bool = True) -> Graph:
+    """Load a float32 ONNX model as an IR graph, after the graph passes unless ``optimize``
+    is false.
+
+    Raises ModelFormatError for a missing, unreadable or invalid file,
+    UnsupportedOperatorError listing every node edgec cannot convert, and
+    UnsupportedAttributeError for an attribute value it cannot compile.
+    """
+    path = Path(path)
+    model = _read_model(path)
+    opset = _default_opset(model, path)
+    _check_support(model, opset, path)
+    model = _infer_static_shapes(model, path)
+    graph = _convert(model, opset, path)
+    graph.check()
+    if optimize:
+        from edgec.passes import run_passes
+
+        graph = run_passes(graph)
+    return graph
+
+
+# Stage 1 -------------------------------------------------------------------------------------
+
+
+def _read_model(path: Path) -> onnx.ModelProto:
+    if not path.is_file():
+        raise ModelFormatError(f"ONNX model '{path}' not found; check the path")
+    try:
+        model = onnx.load(str(path))
+    except (DecodeError, OSError, ValueError) as exc:
+        raise ModelFormatError(
+            f"'{path}' is not a readable ONNX model ({type(exc).__name__}: {exc}); the file may "
+            "be truncated or of another format, so export or download it again"
+        ) from exc
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
+        raise ModelFormatError(
+            f"'{path}' is not a valid ONNX model: {first_line}; the file may be truncated or of "
+            "another format, so export or download it again"
+        ) from exc
+    return model
+
+
+def _default_opset(model: onnx.ModelProto, path: Path) -> int:
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions:
+        raise ModelFormatError(f"'{path}' imports no default ONNX opset; is it an ONNX model?")
+    opset = max(versions)
+    if opset < MIN_OPSET:
+        raise ModelFormatError(
+            f"'{path}' uses ONNX opset {opset}; edgec reads opset {MIN_OPSET} and newer, so "
+            "convert it first with onnx.version_converter.convert_version(model, 13)"
+        )
+    return opset
+
+
+# Stage 2 -------------------------------------------------------------------------------------
+
+
+def _check_support(model: onnx.ModelProto, opset: int, path: Path) -> None:
+    """Raise one UnsupportedOperatorError that lists every node edgec cannot convert."""
+    constants = {init.name for init in model.graph.initializer}
+    problems = []
+    for node in model.graph.node:
+        problem = _node_problem(node, constants, opset)
+        if problem is None and is_foldable(node, constants):
+            constants.update(name for name in node.output if name)
+        elif problem is not None:
+            problems.append(problem)
+    if not problems:
+        return
+    message = (
+        f"'{path}': {len(problems)} ONNX node(s) not supported: {', '.join(problems)}. "
+        f"Supported operators: {', '.join(sorted(CONVERTERS))}, and any operator whose inputs "
+        "are all constants."
+    )
+    if any(node.op_type in _QDQ_OPS for node in model.graph.node):
+        message += " QDQ (QuantizeLinear/DequantizeLinear) models are not supported yet: " \
+                   "compile the float model instead."
+    raise UnsupportedOperatorError(message)
+
+
+def _node_problem(node: onnx.NodeProto, constants: set[str], opset: int) -> str | None:
+    """Return how ``node`` is described in the unsupported list, or None if it converts."""
+    label = display_name(node)
+    if node.domain not in ("", "ai.onnx"):
+        return f"{label} ({node.domain}.{node.op_type})"
+    if is_foldable(node, constants):
+        return None
+    entry = find_converter(node.op_type, opset)
+    if entry is None:
+        return f"{label} ({node.op_type})"
+    for index in entry.constant_inputs:
+        if index < len(node.input) and node.input[index] and node.input[index] not in constants:
+            return f"{label} ({node.op_type}) with non-constant input '{node.input[index]}'"
+    return None
+
+
+# Stage 3 -------------------------------------------------------------------------------------
+
+
+def _infer_static_shapes(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
+    """Fix a symbolic batch dimension to 1 and run strict shape inference."""
+    initializers = {init.name for init in model.graph.initializer}
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        tensor_type = value.type.tensor_type
+        if tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            type_name = onnx.TensorProto.DataType.Name(tensor_type.elem_type)
+            raise ModelFormatError(
+                f"'{path}': graph input '{value.name}' is {type_name}; edgec compiles float32 "
+                "models, so export the model with float32 inputs"
+            )
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.dim_value > 0:
+                continue
+            if axis != 0:
+                raise ModelFormatError(
+                    f"'{path}': graph input '{value.name}' has a dynamic dimension at axis {axis} "
+                    f"('{dim.dim_param}'); export the model with a fixed input shape"
+                )
+            dim.Clear()
+            dim.dim_value = 1
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        raise ModelFormatError(
+            f"'{path}': ONNX shape inference failed ({str(exc).strip()}); check that the model "
+            "is valid and has static shapes"
+        ) from exc
+
+
+def _static_shape(value: onnx.ValueInfoProto) -> tuple[int, ...] | None:
+    if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+        return None
+    dims = value.type.tensor_type.shape.dim
+    if any(not dim.HasField("dim_value") for dim in dims):
+        return None
+    return tuple(int(dim.dim_value) for dim in dims)
+
+
+# Stages 4 and 5 ------------------------------------------------------------------------------
+
+
+def _convert(model: onnx.ModelProto, opset: int, path: Path) -> Graph:
+    onnx_graph = model.graph
+    names = {name for node in onnx_graph.node for name in list(node.input) + list(node.output)}
+    names.update(value.name for value in onnx_graph.input)
+    names.update(init.name for init in onnx_graph.initializer)
+    outputs = [value.name for value in onnx_graph.output]
+    graph = Graph(name=path.stem)
+    ctx = ConversionContext(graph, opset, names, outputs)
+
+    for value in list(onnx_graph.value_info) + list(onnx_graph.output):
+        shape = _static_shape(value)
+        if shape is not None:
+            ctx.expected_shapes[value.name] = shape
+    for init in onnx_graph.initializer:
+        ctx.set_constant(init.name, onnx.numpy_helper.to_array(init))
+    for value in onnx_graph.input:
+        if value.name not in ctx.constants:
+            ctx.add_graph_input(value.name, _static_shape(value))
+
+    for node in onnx_graph.node:
+        if is_foldable(node, ctx.constants.keys()):
+            fold_node(ctx, node)
+            continue
+        entry = find_converter(node.op_type, opset)
+        entry.fn(ctx, NodeView(node, entry, opset))
+
+    for name in outputs:
+        ctx.bind_output(name)
+    graph.remove_unused_tensors()
+    return graph

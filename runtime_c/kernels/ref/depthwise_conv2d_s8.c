@@ -1,0 +1,127 @@
+/*
+ * edgec reference kernel: depthwise 2-D convolution with int8 activations and weights and
+ * per-channel requantization. Output channel c * depth_multiplier + m reads input
+ * channel c. The arithmetic is the reference interpreter's depthwise_conv2d
+ * (compiler/edgec/reference/int_ops.py): TFLite's per-channel depthwise convolution, plus
+ * an optional filter offset.
+ */
+#include <stddef.h>
+
+#include "edgec/fixed_point.h"
+#include "edgec/kernels.h"
+
+/* Returns whether the sizes, strides, multiplier and clamp range are consistent. */
+static int depthwise_arguments_valid(const edgec_conv_params *params,
+                                     const edgec_dims *input_dims,
+                                     const edgec_dims *filter_dims,
+                                     const edgec_dims *output_dims)
+{
+    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
+        return 0;
+    }
+    if (params->depth_multiplier < 1 ||
+        filter_dims->c != input_dims->c * params->depth_multiplier) {
+        return 0;
+    }
+    if (filter_dims->n != 1 || filter_dims->h < 1 || filter_dims->w < 1) {
+        return 0;
+    }
+    if (output_dims->n != input_dims->n || output_dims->h < 0 || output_dims->w < 0 ||
+        output_dims->c != filter_dims->c) {
+        return 0;
+    }
+    if (params->stride_h < 1 || params->stride_w < 1 || params->dilation_h < 1 ||
+        params->dilation_w < 1) {
+        return 0;
+    }
+    return params->activation_min >= -128 && params->activation_min <= params->activation_max &&
+           params->activation_max <= 127;
+}
+
+/*
+ * Returns the accumulator of output channel `channel` at one output position: the sum
+ * over the taps inside the input of (filter + filter_offset) * (input + input_offset).
+ * `input` points at the sample; (in_y_origin, in_x_origin) is the input position of the
+ * filter's top-left tap.
+ */
+static int32_t depthwise_accumulate(const edgec_conv_params *params,
+                                    const edgec_dims *input_dims, const int8_t *input,
+                                    const edgec_dims *filter_dims, const int8_t *filter,
+                                    int32_t channel, int32_t in_y_origin, int32_t in_x_origin)
+{
+    const int32_t input_channel = channel / params->depth_multiplier;
+    int32_t acc = 0;
+    int32_t filter_y;
+    int32_t filter_x;
+
+    /* Each product is at most 255 * 255 in magnitude, so the int32 accumulator cannot
+     * overflow for up to 33,025 taps (filter_h * filter_w). */
+    for (filter_y = 0; filter_y < filter_dims->h; filter_y++) {
+        const int32_t in_y = in_y_origin + filter_y * params->dilation_h;
+
+        /* Taps outside the input read the zero point, which adds 0 after the input
+         * offset: skip them. */
+        if (in_y < 0 || in_y >= input_dims->h) {
+            continue;
+        }
+        for (filter_x = 0; filter_x < filter_dims->w; filter_x++) {
+            const int32_t in_x = in_x_origin + filter_x * params->dilation_w;
+            int32_t input_value;
+            int32_t filter_value;
+
+            if (in_x < 0 || in_x >= input_dims->w) {
+                continue;
+            }
+            input_value = input[(in_y * input_dims->w + in_x) * input_dims->c + input_channel];
+            filter_value =
+                filter[(filter_y * filter_dims->w + filter_x) * filter_dims->c + channel];
+            acc += (filter_value + params->filter_offset) * (input_value + params->input_offset);
+        }
+    }
+    return acc;
+}
+
+edgec_status edgec_depthwise_conv2d_s8(const edgec_conv_params *params,
+                                       const edgec_per_channel_quant *quant,
+                                       const edgec_dims *input_dims, const int8_t *input,
+                                       const edgec_dims *filter_dims, const int8_t *filter,
+                                       const int32_t *bias,
+                                       const edgec_dims *output_dims, int8_t *output)
+{
+    const int32_t input_size = input_dims->h * input_dims->w * input_dims->c;
+    int32_t batch;
+    int32_t out_y;
+    int32_t out_x;
+    int32_t channel;
+
+    if (!depthwise_arguments_valid(params, input_dims, filter_dims, output_dims)) {
+        return EDGEC_ERROR_ARGUMENT;
+    }
+
+    for (batch = 0; batch < input_dims->n; batch++) {
+        for (out_y = 0; out_y < output_dims->h; out_y++) {
+            const int32_t in_y_origin = out_y * params->stride_h - params->pad_top;
+
+            for (out_x = 0; out_x < output_dims->w; out_x++) {
+                const int32_t in_x_origin = out_x * params->stride_w - params->pad_left;
+
+                for (channel = 0; channel < output_dims->c; channel++) {
+                    int32_t acc = depthwise_accumulate(params, input_dims,
+                                                       input + batch * input_size, filter_dims,
+                                                       filter, channel, in_y_origin, in_x_origin);
+                    int32_t value;
+
+                    if (bias != NULL) {
+                        acc = edgec_add_wrap(acc, bias[channel]);
+                    }
+                    value = edgec_multiply_by_quantized_multiplier(
+                        acc, quant->multipliers[channel], quant->shifts[channel]);
+                    *output++ = (int8_t)edgec_offset_and_clamp(
+                        value, params->output_offset, params->activation_min,
+                        params->activation_max);
+                }
+            }
+        }
+    }
+    return EDGEC_OK;
+}
