@@ -225,10 +225,22 @@ def test_weighted_op_weights_and_bias(op, axis):
     assert int(output.zero_point[0]) == -128
 
 
-def test_weighted_op_bias_overflow_names_node():
+def test_weighted_op_large_bias_widens_weight_scale():
     graph = weighted_graph("conv2d", bias_value=1e5)
+    quantized = quantize_graph(graph, {"x": (-1e-3, 1e-3), "y": (0.0, 4.0)})
+
+    bias = quantized.tensors["b"]
+    weights = quantized.tensors["w"]
+    max_abs_weights = np.abs(graph.tensors["w"].data).reshape(5, -1).max(axis=1)
+    assert np.all(np.abs(bias.data.astype(np.int64)) <= 2**30 + 1)
+    assert np.all(weights.quant.scale > max_abs_weights / 127)
+    restored = bias.data * bias.quant.scale.astype(np.float64)
+    np.testing.assert_allclose(restored, graph.tensors["b"].data, rtol=1e-6)
+
+
+def test_bias_overflow_names_node():
     with pytest.raises(QuantizationError, match="node 'layer'.*overflows int32"):
-        quantize_graph(graph, {"x": (-1e-3, 1e-3), "y": (0.0, 4.0)})
+        quantize_bias(np.array([1e5]), 1e-10, np.array([1e-10]), "layer")
 
 
 def test_weighted_op_non_constant_filter_rejected():

@@ -77,6 +77,8 @@ def load_onnx(path: str | Path, optimize: bool = True) -> Graph:
 def _read_model(path: Path) -> onnx.ModelProto:
     if not path.is_file():
         raise ModelFormatError(f"ONNX model '{path}' not found; check the path")
+    if path.stat().st_size == 0:
+        raise ModelFormatError(f"ONNX model '{path}' is empty; export or download it again")
     try:
         model = onnx.load(str(path))
     except (DecodeError, OSError, ValueError) as exc:
@@ -89,8 +91,8 @@ def _read_model(path: Path) -> onnx.ModelProto:
     except onnx.checker.ValidationError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
         raise ModelFormatError(
-            f"'{path}' is not a valid ONNX model: {first_line}; the file may be truncated or of "
-            "another format, so export or download it again"
+            f"'{path}' is not a valid ONNX model: {first_line}; fix the exporter settings or "
+            "export the model again"
         ) from exc
     return model
 

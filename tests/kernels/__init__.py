@@ -1,0 +1,1 @@
+"""Bit-exactness tests of the C reference kernels against the reference interpreter."""
