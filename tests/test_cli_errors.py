@@ -119,11 +119,11 @@ def test_unknown_target_lists_known(models, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("target,tool,package", [
-    ("cortex-m4", "arm-none-eabi-gcc", "gcc-arm-none-eabi"),
-    ("cortex-a53", "aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+@pytest.mark.parametrize("target,tools", [
+    ("cortex-m4", ["arm-none-eabi-gcc", "gcc-arm-none-eabi", "qemu-system-arm"]),
+    ("cortex-a53", ["aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu", "qemu-aarch64", "qemu-user"]),
 ])
-def test_missing_cross_compiler_names_package(models, tmp_path, target, tool, package):
+def test_missing_toolchain_names_packages(models, tmp_path, target, tools):
     project = tmp_path / "project"
     compiled = run_edgec("compile", str(models / "tflite" / "keyword_spotting_int8.tflite"),
                          "--target", target, "--output", str(project))
@@ -140,8 +140,31 @@ def test_missing_cross_compiler_names_package(models, tmp_path, target, tool, pa
     result = run_edgec("run", str(project), "--input", str(inputs), "--output",
                        str(tmp_path / "out.npz"), env=env)
 
-    assert_clean_error(result, tool, package)
+    assert_clean_error(result, *tools)
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_missing_emulator_only_names_qemu_package(models, tmp_path):
+    project = tmp_path / "project"
+    compiled = run_edgec("compile", str(models / "tflite" / "keyword_spotting_int8.tflite"),
+                         "--target", "cortex-m4", "--output", str(project))
+    assert compiled.returncode == 0, compiled.stderr
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, input=np.zeros((1, 1, 50, 10, 1), np.float32))
+    # Every tool but QEMU: link make and the Arm compiler driver with its own programs.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "arm-none-eabi-gcc", "arm-none-eabi-as", "arm-none-eabi-ld"):
+        found = subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip()
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    env = dict(os.environ, PATH=str(bin_dir))
+
+    result = run_edgec("run", str(project), "--input", str(inputs), "--output",
+                       str(tmp_path / "out.npz"), env=env)
+
+    assert_clean_error(result, "qemu-system-arm", "apt-get install qemu-system-arm")
+    assert "gcc-arm-none-eabi" not in result.stderr
 
 
 def test_run_on_folder_that_is_not_edgec_output(tmp_path):

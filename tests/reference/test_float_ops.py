@@ -35,7 +35,7 @@ def build_model(nodes, inputs: dict, outputs: list[str], constants: dict | None 
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     # Fills in the output shapes, which onnx.checker requires.
-    return onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
 
 
 def compare_with_onnxruntime(tmp_path, model: onnx.ModelProto, feeds: dict, tolerance=1e-5) -> Graph:
