@@ -19,9 +19,9 @@ from edgec.errors import CalibrationError, EdgecError
 from edgec.frontend import load_model
 from edgec.ir import Graph
 from edgec.report import build_report, write_report
+from edgec.runner import METADATA_FILE
 from edgec.targets import Target, load_target
 
-METADATA_FILE = "edgec.json"
 BOUNDARY_OPS = {"quantize", "dequantize"}
 
 
