@@ -1,7 +1,7 @@
 """ONNX frontend: the real float models, layout conversion, constant folding and errors.
 
-Real models come from EDGEC_MODELS (default /work/shared/models); their tests skip with the
-path when it is absent. Small cases are generated with onnx.helper and compared with
+The real models and their eval data come from the directory in EDGEC_MODELS; their tests
+skip with the path when it is absent. Small cases are generated with onnx.helper and compared with
 onnxruntime.
 """
 
@@ -150,7 +150,8 @@ def test_single_channel_nchw_input_needs_only_a_reshape():
     graph = load_onnx(model_path("keyword_spotting_nchw"))
     first = graph.nodes[0]
     assert "transpose" not in ops(graph)
-    assert first.op == "reshape" and first.inputs == ["input"]
+    assert first.op == "reshape"
+    assert first.inputs == ["input"]
     assert graph.tensors[first.outputs[0]].shape == (1, 50, 10, 1)
 
 
@@ -230,6 +231,41 @@ def test_batchnorm_after_conv_folds(tmp_path):
     assert ops(graph) == ["transpose", "conv2d", "transpose"]
 
 
+def test_concat_of_input_and_conv_output(tmp_path):
+    constants = {"w": random(2, 3, 3, 3)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Concat", ["x", "c"], ["y"], axis=1),
+    ]
+    model = build_model(nodes, {"x": [1, 3, 4, 4]}, ["y"], constants)
+    graph = compare_with_onnxruntime(tmp_path, model, {"x": random(1, 3, 4, 4)})
+    assert ops(graph) == ["transpose", "conv2d", "concat", "transpose"]
+
+
+def test_gemm_with_activation_c_and_beta(tmp_path):
+    constants = {"b": random(4, 3)}
+    gemm = helper.make_node("Gemm", ["a", "b", "c"], ["y"], beta=0.5)
+    model = build_model([gemm], {"a": [2, 4], "c": [2, 3]}, ["y"], constants)
+    graph = compare_with_onnxruntime(tmp_path, model, {"a": random(2, 4), "c": random(2, 3)})
+    assert ops(graph) == ["mul", "fully_connected", "add"]
+
+
+@pytest.mark.parametrize("axes,noop", [([2, 3], 0), ([], 1)])
+def test_reduce_mean_opset18_axes_input(tmp_path, axes, noop):
+    constants = {"axes": np.array(axes, np.int64)}
+    node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], noop_with_empty_axes=noop)
+    model = build_model([node], {"x": [1, 3, 4, 5]}, ["y"], constants, opset=18)
+    graph = compare_with_onnxruntime(tmp_path, model, {"x": random(1, 3, 4, 5)})
+    assert ops(graph) == (["mean"] if axes else ["reshape"])
+
+
+def test_average_pool_opset19_accepts_unit_dilations(tmp_path):
+    pool = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], dilations=[1, 1])
+    model = build_model([pool], {"x": [1, 2, 5, 5]}, ["y"], opset=19)
+    graph = compare_with_onnxruntime(tmp_path, model, {"x": random(1, 2, 5, 5)})
+    assert "average_pool2d" in ops(graph)
+
+
 # Constant folding and removed ops ------------------------------------------------------------
 
 
@@ -277,7 +313,8 @@ def test_identity_and_dropout_are_removed(tmp_path):
 def test_identity_output_gets_its_own_tensor(tmp_path):
     model = build_model([helper.make_node("Identity", ["x"], ["y"])], {"x": [2, 5]}, ["y"])
     graph = compare_with_onnxruntime(tmp_path, model, {"x": random(2, 5)})
-    assert graph.inputs == ["x"] and graph.outputs == ["y"]
+    assert graph.inputs == ["x"]
+    assert graph.outputs == ["y"]
     assert ops(graph) == ["reshape"]
 
 

@@ -1,7 +1,7 @@
 """Kernel test bench: renders, builds and runs one C test program per kernel and reads back
 the outputs.
 
-A program holds many ``KernelCase`` objects. Each case embeds its inputs and parameters as
+A program contains many ``KernelCase`` objects. Each case embeds its inputs and parameters as
 ``static const`` arrays and calls one kernel through a macro of ``kernel_calls.c.j2``. The
 program writes one record per case to output.bin: the kernel's status (int32), a guard flag
 (1 byte: 1 when the bytes around the output buffer kept their fill value) and the output
@@ -51,7 +51,7 @@ VALUES_PER_LINE = 12
 class KernelCase:
     """One kernel call with its inputs and expected result.
 
-    ``macro`` names the call macro in kernel_calls.c.j2; ``fields`` holds the scalars and
+    ``macro`` names the call macro in kernel_calls.c.j2, ``fields`` contains the scalars and
     struct values that macro prints, and ``arrays`` the constant arrays by role (``input``,
     ``filter``, ...). ``expected`` is the exact output (``output_size`` bytes); a case with
     ``expected_status`` other than 0 expects the kernel to reject its arguments and leave the
@@ -131,7 +131,7 @@ def _c_arrays(case: KernelCase, index: int) -> list[dict]:
             {
                 "ctype": ctype,
                 "symbol": symbol,
-                # C forbids zero-length arrays; a one-element array stands in.
+                # C forbids zero-length arrays, so an empty array becomes one unused element.
                 "length": max(values.size, 1),
                 "body": _array_body(values, ctype) if values.size else "    0",
             }
@@ -225,7 +225,7 @@ def run_program(project_dir: Path, target: Target, program: str, cases: list[Ker
 def describe_mismatches(cases: list[KernelCase], results: list[CaseResult]) -> list[str]:
     """Return one line per case whose status, guard bytes or output differ from expected."""
     lines = []
-    for case, result in zip(cases, results):
+    for case, result in zip(cases, results, strict=True):
         if result.status != case.expected_status:
             lines.append(
                 f"{case.name}: status {result.status}, expected {case.expected_status}"
@@ -240,7 +240,7 @@ def describe_mismatches(cases: list[KernelCase], results: list[CaseResult]) -> l
 def _first_difference(expected: bytes, actual: bytes) -> str:
     if len(expected) != len(actual):
         return f"{len(actual)} output bytes, expected {len(expected)}"
-    differing = [i for i, (a, b) in enumerate(zip(expected, actual)) if a != b]
+    differing = [i for i, (a, b) in enumerate(zip(expected, actual, strict=True)) if a != b]
     first = differing[0]
     return (
         f"{len(differing)} of {len(expected)} output bytes differ; first at byte {first}: "

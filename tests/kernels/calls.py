@@ -2,7 +2,7 @@
 expected output.
 
 The expected output comes from the reference interpreter (``edgec.reference.interpreter.run``)
-and the integer parameters from ``edgec.lower.params.kernel_params``, so the C kernel sees
+and the integer parameters from ``edgec.lower.params.kernel_params``, so the C kernel receives
 the same numbers as the interpreter. The mapping from node to call arguments is written
 here independently of the code generator's lowering, as the kernels' API in
 runtime_c/include/edgec/kernels.h describes it.
@@ -13,7 +13,7 @@ its fields and its arrays.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -67,6 +67,7 @@ def _conv_call(node, graph, feeds) -> CallParts:
     bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
     input_shape, filter_shape = _shape(graph, input_name), _shape(graph, filter_name)
     depthwise = node.op == "depthwise_conv2d"
+
     strides = node.attrs.get("strides", (1, 1))
     dilations = node.attrs.get("dilations", (1, 1))
     pads = node.attrs.get("pads", (0, 0, 0, 0))
@@ -89,6 +90,7 @@ def _conv_call(node, graph, feeds) -> CallParts:
         "filter_dims": list(filter_shape),
         "output_dims": list(_shape(graph, node.outputs[0])),
     }
+
     arrays = {
         "input": np.asarray(feeds[input_name], dtype=np.int8),
         "filter": graph.tensors[filter_name].data,

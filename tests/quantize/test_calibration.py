@@ -219,7 +219,9 @@ def test_collect_ranges_quiet(capsys):
 
 def test_collect_ranges_non_finite_activation():
     graph = vector_graph(np.array([0.0, np.inf, 0.0, 0.0], dtype=np.float32))
-    with pytest.raises(CalibrationError, match="tensor 'a' \\(output of node 'shift'\\) has NaN or Inf"):
+    with pytest.raises(
+        CalibrationError, match="tensor 'a' \\(output of node 'shift'\\) has NaN or Inf"
+    ):
         collect_ranges(graph, vector_samples(3))
 
 
@@ -261,3 +263,58 @@ def test_quantize_model_from_npz(tmp_path):
     assert quantized.tensors["offsets"].dtype == "int8"
     float_tensors = {n for n, t in quantized.tensors.items() if t.dtype == "float32"}
     assert float_tensors == {"x", "y"}
+
+
+# --- real models -----------------------------------------------------------------------
+
+
+def load_float_model(models, model: str) -> Graph:
+    from edgec.frontend.onnx import load_onnx
+
+    return load_onnx(models / "onnx" / f"{model}.onnx")
+
+
+def test_real_calibration_visual_wake_words(models, capsys):
+    graph = load_float_model(models, "visual_wake_words")
+    feeds = load_calibration(models / "data" / "calib" / "visual_wake_words.npz", graph)
+    assert feeds["input"].shape == (180, 1, 96, 96, 3)
+
+    ranges = collect_ranges(graph, feeds)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 10
+    assert lines[-1].startswith("calibration: 180/180 samples (100%)")
+
+    assert ranges["input"] == (0.0, 255.0)
+    activations = {
+        output
+        for node in graph.nodes
+        for output in node.outputs
+        if not graph.tensors[output].is_constant
+    }
+    assert activations <= set(ranges)
+    for name, (low, high) in ranges.items():
+        assert np.isfinite(low), name
+        assert np.isfinite(high), name
+        assert low <= high, name
+    softmax = next(node for node in graph.nodes if node.op == "softmax")
+    low, high = ranges[softmax.outputs[0]]
+    assert 0.0 <= low
+    assert high <= 1.0
+
+
+def test_real_calibration_nhwc_file_for_nchw_model(models):
+    graph = load_float_model(models, "visual_wake_words_nchw")
+    with pytest.raises(CalibrationError) as error:
+        load_calibration(models / "data" / "calib" / "visual_wake_words.npz", graph)
+    message = str(error.value)
+    assert "calibration input 'input'" in message
+    assert "per-sample shape (96, 96, 3)" in message
+    assert "expected (1, 3, 96, 96) or (3, 96, 96)" in message
+
+
+def test_real_model_random_calibration(models):
+    graph = load_float_model(models, "keyword_spotting")
+    quantized = quantize_model(graph, "random", quiet=True)
+    quantized.check()
+    float_tensors = {n for n, t in quantized.tensors.items() if t.dtype == "float32"}
+    assert float_tensors == {"input", "output"}

@@ -147,7 +147,7 @@ def test_bias_scale_is_input_times_weight_scale():
     np.testing.assert_array_equal(values, [600, -71, 480])
 
 
-def test_bias_overflow_names_node():
+def test_bias_overflow_names_channel():
     with pytest.raises(QuantizationError, match="node 'conv_7': bias\\[1\\]"):
         quantize_bias(np.array([0.0, 1e6]), 1e-4, np.array([1e-4, 1e-4]), node_name="conv_7")
 
@@ -165,8 +165,11 @@ def weighted_graph(op: str = "conv2d", bias_value: float | None = None) -> Graph
     elif op == "depthwise_conv2d":
         x_shape, w_shape, y_shape = (1, 4, 4, 3), (1, 3, 3, 6), (1, 4, 4, 6)
         attrs = {
-            "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1),
-            "activation": RELU, "depth_multiplier": 2,
+            "strides": (1, 1),
+            "dilations": (1, 1),
+            "pads": (1, 1, 1, 1),
+            "activation": RELU,
+            "depth_multiplier": 2,
         }
     else:
         x_shape, w_shape, y_shape = (1, 12), (5, 12), (1, 5)
@@ -183,7 +186,7 @@ def weighted_graph(op: str = "conv2d", bias_value: float | None = None) -> Graph
 
 
 def chain_graph(ops: list[tuple[str, tuple[int, ...], dict]], x_shape=(1, 4, 4, 2)) -> Graph:
-    """x -> ops[0] -> t0 -> ops[1] -> t1 ...; the last tensor is the graph output."""
+    """Chain x -> ops[0] -> t0 -> ops[1] -> t1 ..., whose last tensor is the graph output."""
     graph = Graph(inputs=["x"])
     graph.add_tensor(Tensor("x", x_shape, "float32"))
     previous = "x"
@@ -204,7 +207,9 @@ def float32_names(graph: Graph) -> set[str]:
 # --- weighted ops ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("op, axis", [("conv2d", 0), ("depthwise_conv2d", 3), ("fully_connected", 0)])
+@pytest.mark.parametrize(
+    "op, axis", [("conv2d", 0), ("depthwise_conv2d", 3), ("fully_connected", 0)]
+)
 def test_weighted_op_weights_and_bias(op, axis):
     graph = weighted_graph(op)
     quantized = quantize_graph(graph, {"x": (-1.0, 1.0), "y": (0.0, 4.0)})
@@ -223,6 +228,19 @@ def test_weighted_op_weights_and_bias(op, axis):
     output = quantized.tensors["y_int8"].quant
     assert float(output.scale[0]) == f32(4 / 255)
     assert int(output.zero_point[0]) == -128
+
+
+def test_weighted_op_all_zero_channel_fallback():
+    graph = weighted_graph("fully_connected")
+    graph.tensors["w"].data[2] = 0.0
+    graph.tensors["b"].data[2] = 0.5
+    quantized = quantize_graph(graph, {"x": (-1.0, 1.0), "y": (0.0, 4.0)})
+    weights = quantized.tensors["w"]
+    bias = quantized.tensors["b"]
+    assert float(weights.quant.scale[2]) == FALLBACK_SCALE
+    assert np.all(weights.data[2] == 0)
+    input_scale = float(quantized.tensors["x_int8"].quant.scale[0])
+    assert int(bias.data[2]) == round(0.5 / input_scale)
 
 
 def test_weighted_op_large_bias_widens_weight_scale():
@@ -249,7 +267,9 @@ def test_weighted_op_non_constant_filter_rejected():
     graph.add_tensor(Tensor("w", (2, 4), "float32"))
     graph.add_tensor(Tensor("y", (1, 2), "float32"))
     graph.nodes.append(Node("fully_connected", "matmul", ["x", "w", ""], ["y"]))
-    with pytest.raises(QuantizationError, match="node 'matmul'.*filter 'w' is not a float32 constant"):
+    with pytest.raises(
+        QuantizationError, match="node 'matmul'.*filter 'w' is not a float32 constant"
+    ):
         quantize_graph(graph, {"x": (0.0, 1.0), "w": (0.0, 1.0), "y": (0.0, 1.0)})
 
 
@@ -269,7 +289,9 @@ def test_shared_bias_gets_one_version_per_input_scale():
     for index in (1, 2):
         graph.add_tensor(Tensor(f"x{index}", (1, 3), "float32"))
         graph.add_tensor(Tensor(f"y{index}", (1, 2), "float32"))
-        graph.nodes.append(Node("fully_connected", f"fc{index}", [f"x{index}", "w", "b"], [f"y{index}"]))
+        graph.nodes.append(
+            Node("fully_connected", f"fc{index}", [f"x{index}", "w", "b"], [f"y{index}"])
+        )
     ranges = {"x1": (-1.0, 1.0), "x2": (-8.0, 8.0), "y1": (-1.0, 1.0), "y2": (-8.0, 8.0)}
     quantized = quantize_graph(graph, ranges)
     bias1 = quantized.nodes[2].inputs[2]
@@ -277,7 +299,9 @@ def test_shared_bias_gets_one_version_per_input_scale():
     assert bias1 == "b"
     assert bias2 != bias1
     assert quantized.nodes[2].inputs[1] == quantized.nodes[3].inputs[1] == "w"
-    assert float(quantized.tensors[bias2].quant.scale[0]) > float(quantized.tensors[bias1].quant.scale[0])
+    assert float(quantized.tensors[bias2].quant.scale[0]) > float(
+        quantized.tensors[bias1].quant.scale[0]
+    )
 
 
 # --- graph boundary --------------------------------------------------------------------
@@ -365,7 +389,11 @@ def test_softmax_output_fixed():
         ("reshape", (1, 32), {}),
         ("transpose", (1, 2, 4, 4), {"perm": (0, 3, 1, 2)}),
         ("max_pool2d", (1, 2, 2, 2), {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0)}),
-        ("average_pool2d", (1, 2, 2, 2), {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0)}),
+        (
+            "average_pool2d",
+            (1, 2, 2, 2),
+            {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0)},
+        ),
         ("pad", (1, 6, 6, 2), {"pads": ((0, 0), (1, 1), (1, 1), (0, 0))}),
     ],
 )
@@ -390,7 +418,9 @@ def test_elementwise_output_own_range_and_constant_operand(op):
     constant = quantized.tensors["k"]
     assert constant.dtype == "int8"
     assert constant.quant.same_as(activation_quant(-1.0, 3.0))
-    np.testing.assert_array_equal(constant.data, quantize_values(np.array([-1.0, 0.0, 0.5, 3.0]), constant.quant))
+    np.testing.assert_array_equal(
+        constant.data, quantize_values(np.array([-1.0, 0.0, 0.5, 3.0]), constant.quant)
+    )
 
 
 def test_mean_output_own_range():
@@ -419,7 +449,13 @@ def concat_graph(extra_consumer: bool = False) -> Graph:
     return graph
 
 
-CONCAT_RANGES = {"x": (-4.0, 4.0), "a": (0.0, 1.0), "b": (-3.0, 3.0), "y": (-3.0, 3.0), "z": (0.0, 1.0)}
+CONCAT_RANGES = {
+    "x": (-4.0, 4.0),
+    "a": (0.0, 1.0),
+    "b": (-3.0, 3.0),
+    "y": (-3.0, 3.0),
+    "z": (0.0, 1.0),
+}
 
 
 def test_concat_replaces_single_consumer_inputs():
@@ -427,7 +463,13 @@ def test_concat_replaces_single_consumer_inputs():
     common = activation_quant(-3.0, 3.0)
     for name in ("a", "b", "y_int8"):
         assert quantized.tensors[name].quant.same_as(common), name
-    assert [node.op for node in quantized.nodes] == ["quantize", "clip", "clip", "concat", "dequantize"]
+    assert [node.op for node in quantized.nodes] == [
+        "quantize",
+        "clip",
+        "clip",
+        "concat",
+        "dequantize",
+    ]
 
 
 def test_concat_requantizes_shared_input():
@@ -478,7 +520,9 @@ def test_concat_constant_input_uses_common_quant():
     common = activation_quant(-6.0, 2.0)
     assert quantized.tensors["k"].quant.same_as(common)
     assert quantized.tensors["x_int8"].quant.same_as(common)
-    np.testing.assert_array_equal(quantized.tensors["k"].data, quantize_values(np.array([[-6.0, 2.0]]), common))
+    np.testing.assert_array_equal(
+        quantized.tensors["k"].data, quantize_values(np.array([[-6.0, 2.0]]), common)
+    )
 
 
 # --- invalid graphs --------------------------------------------------------------------
@@ -520,3 +564,76 @@ def test_quantized_fully_connected_matches_float():
         result = run(quantized, {"x": sample})["y"]
         assert result.dtype == np.float32
         assert np.abs(result - reference).max() <= 3 * output_scale
+
+
+# --- real models -----------------------------------------------------------------------
+
+FLOAT_ONNX_MODELS = [
+    "keyword_spotting",
+    "keyword_spotting_nchw",
+    "image_classification",
+    "image_classification_nchw",
+    "visual_wake_words",
+    "visual_wake_words_nchw",
+    "anomaly_detection",
+]
+WEIGHTED_OPS = {"conv2d", "depthwise_conv2d", "fully_connected"}
+
+
+def quantize_real_model(models, model: str) -> tuple[Graph, Graph]:
+    """Load ``model`` from the ONNX folder and quantize it on its calibration set.
+
+    The calibration files are NHWC, so ``_nchw`` models get them transposed to NCHW.
+    """
+    from edgec.frontend.onnx import load_onnx
+    from edgec.quantize import collect_ranges, load_calibration
+
+    float_graph = load_onnx(models / "onnx" / f"{model}.onnx")
+    dataset = model.removesuffix("_nchw")
+    with np.load(models / "data" / "calib" / f"{dataset}.npz") as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    if model.endswith("_nchw"):
+        arrays = {key: np.transpose(value, (0, 3, 1, 2)) for key, value in arrays.items()}
+    feeds = load_calibration(arrays, float_graph)
+    ranges = collect_ranges(float_graph, feeds, quiet=True)
+    return float_graph, quantize_graph(float_graph, ranges)
+
+
+@pytest.mark.parametrize("model", FLOAT_ONNX_MODELS)
+def test_real_model_quantized_graph(models, model):
+    float_graph, quantized = quantize_real_model(models, model)
+    quantized.check()
+    assert quantized.inputs == float_graph.inputs
+    assert quantized.outputs == float_graph.outputs
+    assert float32_names(quantized) == set(float_graph.inputs) | set(float_graph.outputs)
+
+    weighted = [node for node in quantized.nodes if node.op in WEIGHTED_OPS]
+    assert weighted
+    for node in weighted:
+        weights = quantized.tensors[node.inputs[1]]
+        assert weights.dtype == "int8", node.name
+        assert np.abs(weights.data.astype(np.int64)).max() <= 127, node.name
+        assert np.all(weights.quant.zero_point == 0), node.name
+        if node.inputs[2]:
+            assert quantized.tensors[node.inputs[2]].dtype == "int32", node.name
+
+    for tensor in quantized.tensors.values():
+        if tensor.quant is None:
+            continue
+        assert tensor.quant.scale.dtype == np.float32, tensor.name
+        assert np.all(tensor.quant.scale > 0), tensor.name
+        assert np.all(np.isfinite(tensor.quant.scale)), tensor.name
+        if tensor.dtype == "int8":
+            assert tensor.quant.zero_point.min() >= -128, tensor.name
+            assert tensor.quant.zero_point.max() <= 127, tensor.name
+
+
+def test_real_model_softmax_output_fixed(models):
+    _, quantized = quantize_real_model(models, "keyword_spotting")
+    softmax = next(node for node in quantized.nodes if node.op == "softmax")
+    output = quantized.tensors[softmax.outputs[0]].quant
+    assert float(output.scale[0]) == 1 / 256
+    assert int(output.zero_point[0]) == -128
+    pool = next(node for node in quantized.nodes if node.op == "average_pool2d")
+    pool_input = quantized.tensors[pool.inputs[0]].quant
+    assert quantized.tensors[pool.outputs[0]].quant.same_as(pool_input)

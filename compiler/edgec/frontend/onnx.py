@@ -11,17 +11,17 @@ Stages of ``load_onnx``:
    constants (all inputs constant, or Shape/Size) or have a converter whose constant-only
    inputs are constants. One UnsupportedOperatorError lists every other node as
    ``name (OpType)``.
-3. Make shapes static: a symbolic batch dimension of a graph input becomes 1, and strict ONNX
-   shape inference then gives every value a static shape; the converters compute shapes
-   themselves and are checked against these.
+3. Make shapes static. A symbolic batch dimension of a graph input becomes 1, and strict
+   ONNX shape inference then gives every value a static shape. The converters compute
+   shapes themselves, and a converter shape that differs from the inferred one is a bug.
 4. Convert the nodes in order: constant nodes are folded (``onnx_constant``), the others go
    to their converter (``onnx_compute_ops``, ``onnx_layout_ops``), which appends IR nodes
    through the layout-tracking context (``onnx_values``).
 5. Bind the graph outputs: each gets an IR tensor of its ONNX name in the model's own layout.
 
-Invariants of the result: ``Graph.check`` passes, every tensor is float32, graph inputs and
-outputs keep their ONNX names and shapes (an NCHW input stays NCHW, and a transpose node
-inside the graph converts it), and all other 4-D activations are NHWC.
+Invariants of the result: ``Graph.check`` passes and every tensor is float32. Graph inputs
+and outputs keep their ONNX names and shapes, so an NCHW input stays NCHW and a transpose
+node inside the graph converts it. All other 4-D activations are NHWC.
 
 To add an op, register one converter (see ``onnx_registry``) and its reference kernel.
 """

@@ -2,9 +2,9 @@
 activations, normalization, softmax and reductions.
 
 Each converter reads one ONNX node (``NodeView``) and appends IR nodes through the
-``ConversionContext``. Window ops (Conv, pools) take their input in NHWC and write NHWC;
-elementwise ops and activations keep the layout their input already has; ops that name axes
-(Softmax, ReduceMean) pick a layout in which their axes are cheap and remap the axes.
+``ConversionContext``. Window ops (Conv, pools) read and write NHWC. Elementwise ops and
+activations keep the layout their input already has. Ops that name axes (Softmax,
+ReduceMean) pick a layout that needs no transpose where possible and remap the axes.
 
 Rewrites left to the graph passes: activations stay standalone ``clip`` nodes (fused into the
 producer later), BatchNormalization becomes a per-channel ``mul`` and ``add`` (folded into a
@@ -81,10 +81,10 @@ def _window_output(
     return (out[0], out[1])
 
 
-def _require_rank(ctx: ConversionContext, node: NodeView, name: str, rank: int, what: str) -> None:
+def _require_rank(ctx: ConversionContext, node: NodeView, name: str, rank: int, limit: str) -> None:
     shape = ctx.shape(name)
     if len(shape) != rank:
-        raise node.reject(f"{what}; input '{name}' has shape {list(shape)}")
+        raise node.reject(f"{limit}; input '{name}' has shape {list(shape)}")
 
 
 _CONV_ATTRS = {
@@ -95,8 +95,8 @@ _CONV_ATTRS = {
 
 @converter("Conv", attrs=_CONV_ATTRS, constant_inputs=(1, 2))
 def convert_conv(ctx: ConversionContext, node: NodeView) -> None:
-    """Conv with group 1 becomes conv2d (OHWI filter); group == input channels becomes
-    depthwise_conv2d (1HW(C*M) filter, depth_multiplier M = output / input channels)."""
+    """Convert Conv with group 1 to conv2d (OHWI filter), and Conv with group equal to the
+    input channels to depthwise_conv2d (1HW(C*M) filter, M = output / input channels)."""
     x = node.input(0)
     _require_rank(ctx, node, x, 4, "only 2-D convolution (4-D NCHW input) is supported")
     weights = ctx.constant(node.input(1)).astype(np.float32)
@@ -128,7 +128,7 @@ def convert_conv(ctx: ConversionContext, node: NodeView) -> None:
     if group == 1 and group_channels != channels:
         raise node.reject(f"filter has {group_channels} input channels but the input has {channels}")
 
-    filter_name = ctx.constant_tensor(filter_data, f"{node.input(1)}/{op}")
+    filter_name = ctx.constant_tensor(filter_data, f"{node.input(1)}/{op}", key=(op, node.input(1)))
     bias_name = ""
     if node.input(2):
         bias_name = ctx.tensor(node.input(2))
@@ -177,7 +177,7 @@ _POOL_ATTRS = {
 @converter("AveragePool", attrs=dict(_POOL_ATTRS, count_include_pad=0))
 @converter("AveragePool", since=19, attrs=dict(_POOL_ATTRS, count_include_pad=0, dilations=None))
 def convert_average_pool(ctx: ConversionContext, node: NodeView) -> None:
-    """AveragePool becomes average_pool2d, whose mean counts only in-bounds elements."""
+    """Convert AveragePool to average_pool2d, whose mean counts only in-bounds elements."""
     node.attrs.setdefault("dilations", None)
     window = _pool_window(ctx, node)
     if node.attrs["count_include_pad"] and any(window[2]):
@@ -203,7 +203,7 @@ def _global_pool(ctx: ConversionContext, node: NodeView, op: str) -> None:
 
 @converter("GlobalAveragePool")
 def convert_global_average_pool(ctx: ConversionContext, node: NodeView) -> None:
-    """GlobalAveragePool becomes average_pool2d with the whole plane as its window."""
+    """Convert GlobalAveragePool to average_pool2d with the whole plane as its window."""
     _global_pool(ctx, node, "average_pool2d")
 
 
@@ -218,10 +218,11 @@ def convert_global_max_pool(ctx: ConversionContext, node: NodeView) -> None:
 @converter("Gemm", attrs={"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
            constant_inputs=(1,))
 def convert_gemm(ctx: ConversionContext, node: NodeView) -> None:
-    """Gemm with a constant B becomes fully_connected; alpha and beta fold into the constants.
+    """Convert Gemm with a constant B to fully_connected, folding alpha and beta into the
+    constants.
 
-    A bias C that is the same for every row becomes the fully_connected bias; any other C
-    (per-row constant or activation) is added by an ``add`` node.
+    A bias C that is the same for every row becomes the fully_connected bias. Any other C
+    (a per-row constant or an activation) is added by an ``add`` node.
     """
     a, b, c = node.input(0), node.input(1), node.input(2)
     alpha, beta = float(node.attrs["alpha"]), float(node.attrs["beta"])
@@ -237,7 +238,8 @@ def convert_gemm(ctx: ConversionContext, node: NodeView) -> None:
     if weights.shape[0] != depth:
         raise node.reject(f"A has {depth} columns but B has {weights.shape[0]} rows")
     columns = weights.shape[1]
-    filter_name = ctx.constant_tensor(alpha * weights.T, f"{b}/fully_connected")
+    filter_name = ctx.constant_tensor(alpha * weights.T, f"{b}/fully_connected",
+                                      key=("gemm", b, alpha, node.attrs["transB"]))
 
     bias_name, extra = "", None
     if c and ctx.is_constant(c):
@@ -273,7 +275,7 @@ def _float_tensor(name: str, shape: tuple[int, ...]) -> Tensor:
 
 @converter("MatMul", constant_inputs=(1,))
 def convert_matmul(ctx: ConversionContext, node: NodeView) -> None:
-    """MatMul of an activation (..., K) by a constant (K, N) becomes fully_connected."""
+    """Convert MatMul of an activation (..., K) by a constant (K, N) to fully_connected."""
     a, b = node.input(0), node.input(1)
     weights = ctx.constant(b).astype(np.float32)
     shape = ctx.shape(a)
@@ -284,7 +286,7 @@ def convert_matmul(ctx: ConversionContext, node: NodeView) -> None:
         )
     if weights.shape[0] != shape[-1]:
         raise node.reject(f"A has {shape[-1]} columns but B has {weights.shape[0]} rows")
-    filter_name = ctx.constant_tensor(weights.T, f"{b}/fully_connected")
+    filter_name = ctx.constant_tensor(weights.T, f"{b}/fully_connected", key=("matmul", b))
     out = ctx.new_output(node.output(), shape[:-1] + (weights.shape[1],))
     ctx.add_node("fully_connected", node.name, [ctx.tensor(a), filter_name, ""], [out],
                  {"activation": None})
@@ -293,7 +295,7 @@ def convert_matmul(ctx: ConversionContext, node: NodeView) -> None:
 # Elementwise ops and activations -------------------------------------------------------------
 
 
-def _common_perm(ctx: ConversionContext, names: list[str], rank: int) -> tuple[int, ...]:
+def common_perm(ctx: ConversionContext, names: list[str], rank: int) -> tuple[int, ...]:
     """Pick the layout of an op whose inputs and output share axes.
 
     NHWC when the output is 4-D, every activation input is 4-D and one of them already lives
@@ -309,7 +311,7 @@ def _common_perm(ctx: ConversionContext, names: list[str], rank: int) -> tuple[i
 def emit_elementwise(ctx: ConversionContext, op: str, name: str, inputs: list[str], output: str) -> None:
     """Emit a broadcasting ``op`` (add, sub, mul) of two ONNX values into ONNX value ``output``."""
     shape = tuple(np.broadcast_shapes(*(ctx.shape(i) for i in inputs)))
-    perm = _common_perm(ctx, inputs, len(shape))
+    perm = common_perm(ctx, inputs, len(shape))
     tensors = []
     for value in inputs:
         if ctx.is_constant(value):
@@ -339,7 +341,7 @@ for _op_type, _op in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul")):
 
 @converter("Div", constant_inputs=(1,))
 def convert_div(ctx: ConversionContext, node: NodeView) -> None:
-    """Division by a constant becomes a multiplication by its reciprocal."""
+    """Convert division by a constant to multiplication by its reciprocal."""
     divisor = ctx.constant(node.input(1))
     if not np.issubdtype(divisor.dtype, np.floating):
         raise node.reject("only division of float tensors is supported")
@@ -358,13 +360,15 @@ def emit_clip(ctx: ConversionContext, node: NodeView, low: float, high: float) -
 
 @converter("Relu")
 def convert_relu(ctx: ConversionContext, node: NodeView) -> None:
-    """Relu becomes a standalone clip to [0, inf); the fusion pass moves it into the producer."""
+    """Convert Relu to a standalone clip to [0, inf), which activation fusion moves into the
+    producer."""
     emit_clip(ctx, node, *RELU)
 
 
 @converter("Clip", since=11, constant_inputs=(1, 2))
 def convert_clip(ctx: ConversionContext, node: NodeView) -> None:
-    """Clip with optional constant min and max inputs (absent: open side) becomes clip."""
+    """Convert Clip with optional constant min and max inputs to clip; an absent bound
+    leaves that side open."""
     bounds = []
     for index, default in ((1, -math.inf), (2, math.inf)):
         name = node.input(index)
@@ -384,9 +388,11 @@ def convert_clip(ctx: ConversionContext, node: NodeView) -> None:
            attrs={"epsilon": 1e-5, "momentum": 0.9, "training_mode": 0},
            constant_inputs=(1, 2, 3, 4))
 def convert_batch_normalization(ctx: ConversionContext, node: NodeView) -> None:
-    """Inference BatchNormalization becomes ``mul`` by scale / sqrt(var + eps) and ``add`` of
-    bias - mean * that scale, per channel (axis 1); the fold_affine pass merges both into a
-    preceding conv or fully_connected."""
+    """Convert inference BatchNormalization to a per-channel (axis 1) ``mul`` and ``add``.
+
+    The scale is gamma / sqrt(var + epsilon) and the shift beta - mean * scale. The
+    fold_batchnorm pass merges both into a preceding conv or fully_connected.
+    """
     if node.attrs.get("training_mode"):
         raise node.reject_attribute("training_mode", 1, "0 (inference)")
     if any(node.outputs[1:]):
@@ -432,7 +438,8 @@ def _emit_softmax_last(ctx: ConversionContext, node: NodeView, axis: int) -> Non
 
 @converter("Softmax", attrs={"axis": 1})
 def convert_softmax_v1(ctx: ConversionContext, node: NodeView) -> None:
-    """Softmax before opset 13 flattens the input to 2-D at ``axis`` and normalizes each row."""
+    """Convert Softmax before opset 13, which flattens the input to 2-D at ``axis`` and
+    normalizes each row."""
     x = node.input(0)
     shape = ctx.shape(x)
     axis = _axis(node, int(node.attrs["axis"]), len(shape))
@@ -469,8 +476,9 @@ def _emit_mean(ctx: ConversionContext, node: NodeView, axes: list[int] | None, k
         out_perm = perm
     else:
         out_shape = tuple(d for i, d in enumerate(shape) if i not in axes)
-        kept = [axis for axis in perm if axis not in axes]
-        out_perm = tuple(sorted(kept).index(axis) for axis in kept)
+        # Logical axes that remain, in the order the tensor stores them.
+        remaining = [axis for axis in perm if axis not in axes]
+        out_perm = tuple(sorted(remaining).index(axis) for axis in remaining)
     source = ctx.tensor(x, perm)
     out = ctx.new_output(node.output(), out_shape, out_perm)
     ctx.add_node("mean", node.name, [source], [out],
@@ -479,15 +487,18 @@ def _emit_mean(ctx: ConversionContext, node: NodeView, axes: list[int] | None, k
 
 @converter("ReduceMean", attrs={"axes": None, "keepdims": 1})
 def convert_reduce_mean(ctx: ConversionContext, node: NodeView) -> None:
-    """ReduceMean becomes ``mean``; on an NHWC tensor the axes are remapped, so a mean over
-    H and W of an NCHW value needs no transpose."""
+    """Convert ReduceMean to ``mean``. On an NHWC tensor the axes are remapped, so a mean
+    over H and W of an NCHW value needs no transpose."""
     _emit_mean(ctx, node, node.attrs["axes"], node.attrs["keepdims"])
 
 
 @converter("ReduceMean", since=18, attrs={"keepdims": 1, "noop_with_empty_axes": 0},
            constant_inputs=(1,))
 def convert_reduce_mean_v18(ctx: ConversionContext, node: NodeView) -> None:
-    axes = node.input(1) and [int(a) for a in ctx.constant(node.input(1)).reshape(-1)]
+    """Convert ReduceMean from opset 18, which takes the axes as an optional input."""
+    axes = []
+    if node.input(1):
+        axes = [int(a) for a in ctx.constant(node.input(1)).reshape(-1)]
     if not axes and node.attrs["noop_with_empty_axes"]:
         ctx.alias(node.output(), node.input(0))
         return

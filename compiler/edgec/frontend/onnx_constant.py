@@ -1,14 +1,13 @@
 """Constant folding inside the ONNX frontend.
 
 A node whose inputs are all constants (initializers, Constant nodes, earlier folded nodes) is
-evaluated while the model is read, and its outputs become constants; so are Shape and Size
-of any value, because every shape in edgec is static. Shape-computing chains (Shape, Gather,
-Unsqueeze, Concat, Cast, ConstantOfShape, Reshape of a shape ...) therefore vanish before
-conversion, and a converter only ever sees numpy arrays for them.
+evaluated while the model is read, and its outputs become constants. Shape and Size of any
+value fold too, because every shape in edgec is static. Shape-computing chains (Shape,
+Gather, Unsqueeze, Concat, Cast, ConstantOfShape, Reshape of a shape ...) therefore vanish
+before conversion, and converters receive them as numpy arrays.
 
-Shape and Size are computed here; every other op runs through ``onnx.reference``, the numpy
-implementation of the ONNX specification that ships with the onnx package, at the model's
-opset. QuantizeLinear and DequantizeLinear are never folded, so that a QDQ model gets the
+Shape and Size are computed here. Every other op runs through ``onnx.reference`` at the
+model's opset; that module of the onnx package implements the ONNX specification in numpy. QuantizeLinear and DequantizeLinear are never folded, so that a QDQ model gets the
 clear unsupported-operator error, and neither are random generators.
 """
 
@@ -33,7 +32,7 @@ SHAPE_OPS = {"Shape", "Size"}
 
 
 def is_foldable(node: onnx.NodeProto, constants: Container[str]) -> bool:
-    """Whether ``node`` computes constants, given the names of the constant values so far."""
+    """Return whether ``node`` computes constants, given the constant value names so far."""
     if node.domain not in ("", "ai.onnx") or node.op_type in NEVER_FOLDED:
         return False
     if not onnx.defs.has(node.op_type):

@@ -1,11 +1,12 @@
 """ONNX converters for ops that move data: reshapes, transposes, concat, pad, and the ops that
 vanish at inference (Identity, Dropout, float-to-float Cast).
 
-Reshape, Flatten, Squeeze and Unsqueeze need their input in the model's own (ONNX) layout; if
-the input lives in NHWC, the context inserts the transpose back, and the layout pass later
-turns it into a reshape when it only moves size-1 dims (the usual flatten after a global
-pool). Transpose emits nothing: its output is the input tensor seen through a new
-permutation. Concat and Pad keep the layout their inputs have and remap the axis or pads.
+Reshape, Flatten, Squeeze and Unsqueeze need their input in the model's own (ONNX) layout.
+For an input stored as NHWC, the context inserts the transpose back. The layout pass later
+turns that transpose into a reshape when it only moves size-1 dims, as in the usual flatten
+after a global pool. Transpose emits nothing, because its output is the input tensor read
+through a new permutation. Concat and Pad keep the layout of their inputs and remap the
+axis or the pads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from edgec.frontend.onnx_compute_ops import _common_perm
+from edgec.frontend.onnx_compute_ops import common_perm
 from edgec.frontend.onnx_registry import NodeView, converter
 from edgec.frontend.onnx_values import ConversionContext
 
@@ -133,7 +134,7 @@ def convert_concat(ctx: ConversionContext, node: NodeView) -> None:
     axis %= rank
     out_shape = list(shapes[0])
     out_shape[axis] = sum(shape[axis] for shape in shapes)
-    perm = _common_perm(ctx, inputs, rank)
+    perm = common_perm(ctx, inputs, rank)
     tensors = [ctx.tensor(name, perm) for name in inputs]
     out = ctx.new_output(node.output(), tuple(out_shape), perm)
     ctx.add_node("concat", node.name, tensors, [out], {"axis": perm.index(axis)})
@@ -188,9 +189,12 @@ def convert_dropout(ctx: ConversionContext, node: NodeView) -> None:
 
 
 @converter("Cast", attrs={"to": None})
+@converter("Cast", since=19, attrs={"to": None, "saturate": 1})
+@converter("Cast", since=24, attrs={"to": None, "saturate": 1, "round_mode": "up"})
 def convert_cast(ctx: ConversionContext, node: NodeView) -> None:
     """Cast of a float32 activation to float32 passes through; other activation casts are
-    rejected (edgec compiles float32 models)."""
+    rejected (edgec compiles float32 models). ``saturate`` and ``round_mode`` only affect
+    8-bit float targets, so they do not matter here."""
     if node.attrs["to"] != onnx.TensorProto.FLOAT:
         target = onnx.TensorProto.DataType.Name(node.attrs["to"])
         raise node.reject_attribute("to", target, "FLOAT for a non-constant input")

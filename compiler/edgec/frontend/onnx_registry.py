@@ -1,11 +1,12 @@
 """Registry of ONNX operator converters, and the node view a converter receives.
 
-A converter is registered per ONNX op type and opset version (``since``): the loader picks the
-newest registration whose ``since`` is at most the model's opset, so an op whose semantics
-changed (Softmax at 13, Squeeze and Unsqueeze at 13, ReduceMean at 18) gets one function per
-semantics. The registration also lists the attributes the op accepts, with their defaults,
-and the inputs that must be constants; ``NodeView`` rejects any other attribute by name, and
-the loader's whole-graph check reports non-constant inputs before anything is converted.
+A converter is registered per ONNX op type and opset version (``since``). The loader picks
+the newest registration whose ``since`` is at most the model's opset, so an op whose
+semantics changed (Softmax at 13, Squeeze and Unsqueeze at 13, ReduceMean at 18) gets one
+function per semantics. The registration also lists the attributes the op accepts, with
+their defaults, and the inputs that must be constants. ``NodeView`` rejects any other
+attribute by name, and the loader's whole-graph check reports non-constant inputs before
+anything is converted.
 
 To add an op: write ``fn(ctx, node)`` in ``onnx_compute_ops`` or ``onnx_layout_ops`` and
 decorate it with ``@converter("OpType", attrs={...}, constant_inputs=(...))``.
@@ -58,6 +59,8 @@ def converter(
 
 def find_converter(op_type: str, opset: int) -> Converter | None:
     """Return the converter of ``op_type`` for a model of ``opset``, or None."""
+    # NOTE: the registrations match the op schemas of onnx 1.23 (up to opset 28); an opset
+    # that later changes an op's semantics needs its own registration.
     chosen = None
     for entry in CONVERTERS.get(op_type, []):
         if entry.since <= opset:
@@ -83,7 +86,7 @@ def attribute_value(attribute: onnx.AttributeProto) -> Any:
 
 
 class NodeView:
-    """An ONNX node as a converter sees it: name, inputs, outputs and checked attributes."""
+    """ONNX node passed to a converter: name, inputs, outputs and checked attributes."""
 
     def __init__(self, node: onnx.NodeProto, entry: Converter, opset: int) -> None:
         self.proto = node

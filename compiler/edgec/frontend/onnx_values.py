@@ -3,20 +3,20 @@
 ONNX activations are NCHW and the edgec IR is NHWC. The frontend does not rewrite layouts
 afterwards. Instead it records, for every ONNX activation, which IR tensors hold it and the
 permutation each one applies: an IR tensor recorded under ``perm`` contains
-``onnx_value.transpose(perm)``. A converter asks for a value in the permutation it needs
-(``ctx.tensor(name, NHWC)`` for a convolution input) and gets an existing tensor, or one new
-transpose node that is then reused by every later consumer.
+``onnx_value.transpose(perm)``. A converter requests a value in the permutation it needs
+(``ctx.tensor(name, NHWC)`` for a convolution input). It gets an existing tensor, or a new
+transpose node that every later consumer reuses.
 
 A Transpose node of the model therefore emits nothing: its output is the same IR tensor seen
 through another permutation. The tf2onnx input transpose (NHWC to NCHW) followed by a Conv,
-which asks for NHWC, needs no transpose at all.
+which requests NHWC, needs no transpose at all.
 
 Constants (initializers, Constant nodes, folded subgraphs) stay numpy arrays in logical ONNX
 layout until a node needs them as an IR tensor.
 
-Invariants: IR tensor names of ONNX values are the ONNX names, except for tensors in a
-non-identity permutation of a graph output (suffix ``/nhwc`` or ``/perm...``), so the name of
-a graph output stays free for the tensor in the model's own layout.
+Naming: the first IR tensor of an ONNX value takes the ONNX name, and further forms get a
+suffix (``/nhwc``, ``/nchw``, ``/perm...``). A transposed form of a graph output never takes
+the ONNX name, which stays free for the tensor in the model's own layout.
 """
 
 from __future__ import annotations
@@ -143,10 +143,18 @@ class ConversionContext:
             dims.pop(0)
         return self._own_constant(data.reshape(dims), name, ("broadcast", name, rank, perm))
 
-    def constant_tensor(self, data: np.ndarray, base: str) -> str:
-        """Add a float32 constant tensor named after ``base`` and return its name."""
+    def constant_tensor(self, data: np.ndarray, base: str, key: tuple | None = None) -> str:
+        """Add a float32 constant tensor named after ``base`` and return its name.
+
+        With a ``key``, later calls with the same key return the first tensor, so a filter
+        shared by two nodes is converted and stored once.
+        """
+        if key is not None and key in self._constant_tensors:
+            return self._constant_tensors[key]
         name = self.fresh_name(base)
         self.graph.add_tensor(Tensor(name, data.shape, "float32", np.asarray(data, np.float32)))
+        if key is not None:
+            self._constant_tensors[key] = name
         return name
 
     def _own_constant(self, data: np.ndarray, onnx_name: str, key: tuple) -> str:
@@ -238,8 +246,11 @@ class ConversionContext:
         self.graph.outputs.append(name)
 
     def _new_tensor(self, name: str, shape: tuple[int, ...], perm: tuple[int, ...]) -> str:
-        """Add the IR tensor for value ``name`` in ``perm``; it takes the ONNX name when free,
-        unless it would block a graph output's name with a transposed tensor."""
+        """Add the IR tensor for value ``name`` in ``perm``.
+
+        The tensor takes the ONNX name when it is free, except for a transposed form of a graph
+        output, which would otherwise take the name the output needs in its own layout.
+        """
         blocks_output = name in self._outputs and perm != identity(len(perm))
         if name not in self.graph.tensors and not blocks_output:
             tensor_name = name

@@ -1,8 +1,8 @@
 """Graph passes: the float IR rewrites between the frontend and the quantizer.
 
-``PIPELINE`` is the ordered list of named passes; ``run_passes`` applies it and runs
-``Graph.check`` before the first pass and after every pass, so a pass that breaks an
-invariant is named at once. Each pass rewrites the graph in place and returns it; its module
+``PIPELINE`` is the ordered list of named passes. ``run_passes`` applies it and runs
+``Graph.check`` before the first pass and after every pass, so the error names the pass
+that broke an invariant. Each pass rewrites the graph in place and returns it; its module
 docstring lists its stages and what it leaves to the others.
 
 Order matters: layout clean-up and dead-node removal run before BatchNorm folding, which

@@ -1,9 +1,9 @@
 """Constant folding: evaluate every float node whose inputs are all constants.
 
-Stages: walk the nodes in execution order; a node whose non-empty inputs are all float32
-constants and that has a float reference kernel runs once through that kernel
-(``edgec.reference.float_ops``), its outputs become constant tensors and the node goes away.
-Because nodes are visited in order, whole constant chains fold in one walk.
+Stages: walk the nodes in execution order. A node whose non-empty inputs are all float32
+constants, and that has a float reference kernel (``edgec.reference.float_ops``), runs once
+through that kernel. Its outputs become constant tensors and the node is removed. Because
+nodes are visited in order, whole constant chains fold in one walk.
 
 Left to other passes: the inputs that are no longer used are dropped by dead-node removal.
 Quantized nodes are never folded, so integer semantics stay with the quantizer.

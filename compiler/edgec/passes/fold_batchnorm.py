@@ -6,10 +6,10 @@ The IR has no batch-norm op: the ONNX frontend writes an inference BatchNormaliz
 tf2onnx exports that keep BatchNorm as explicit Mul and Add (Gemm -> Mul -> Add -> Relu), and
 a MatMul followed by a bias Add, have the same form, so one rewrite handles all of them.
 
-Stages, repeated until nothing changes: for each conv2d, depthwise_conv2d or
-fully_connected without a fused activation whose output has exactly one reader, which is a
-``mul``, ``add`` or ``sub`` (output minus constant) with a constant operand holding one value
-per output channel (shape (), (1,) or (C,) after leading 1s), fold it:
+Stages, repeated until nothing changes: find a conv2d, depthwise_conv2d or fully_connected
+without a fused activation whose output has exactly one reader. Fold that reader when it is
+a ``mul``, ``add`` or ``sub`` (output minus constant) whose other operand is a constant with
+one value per output channel (shape (), (1,) or (C,) after leading 1s):
 - mul by s: filter rows of output channel c times s[c], bias times s;
 - add of t (sub: of -t): bias plus t, creating a zero bias when there was none.
 The producer then writes the reader's output and takes over its fused activation.

@@ -1,10 +1,10 @@
 """Activation fusion: move a standalone ``clip`` into the op that produces its input.
 
-Stages: for each clip node, find the producer of its input. If that op has an
+Stages: for each clip node, find the producer of its input. The producer must have an
 ``activation`` attribute (conv2d, depthwise_conv2d, fully_connected, add, sub, mul, the
-pools, or another clip) and the clip is the only reader of the value, which is not a graph
-output, the producer's range becomes the intersection of both ranges and the producer
-writes the clip's output directly. Relu arrives here as a clip to [0, inf).
+pools, or another clip), and the clip must be the only reader of a value that is not a
+graph output. Then the producer's range becomes the intersection of both ranges, and the
+producer writes the clip's output directly. Relu arrives here as a clip to [0, inf).
 
 Left alone: a clip after an op without a fused activation (reshape, concat, softmax ...),
 a clip whose input has other readers, and a pair of ranges that do not overlap (their

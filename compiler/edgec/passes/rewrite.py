@@ -10,7 +10,7 @@ from edgec.ir.graph import Graph, Node
 
 
 def is_plain_float(graph: Graph, names: list[str]) -> bool:
-    """Whether every named tensor (empty names skipped) is float32 without quantization."""
+    """Return whether every named tensor (empty names skipped) is unquantized float32."""
     for name in names:
         if not name:
             continue
@@ -21,7 +21,7 @@ def is_plain_float(graph: Graph, names: list[str]) -> bool:
 
 
 def same_quant(graph: Graph, names: list[str]) -> bool:
-    """Whether the named tensors share one dtype and equal quantization (or none)."""
+    """Return whether the named tensors share one dtype and equal quantization (or none)."""
     tensors = [graph.tensors[name] for name in names]
     first = tensors[0]
     for tensor in tensors[1:]:
@@ -35,7 +35,7 @@ def same_quant(graph: Graph, names: list[str]) -> bool:
 
 
 def has_node(graph: Graph, node: Node) -> bool:
-    """Whether ``node`` (this object, not an equal one) is still in the graph."""
+    """Return whether ``node`` (this object, not an equal one) is still in the graph."""
     return any(other is node for other in graph.nodes)
 
 

@@ -33,8 +33,8 @@ def quantize_model(
 
 __all__ = [
     "OBSERVERS",
-    "Observer",
     "QUANT_RULES",
+    "Observer",
     "collect_ranges",
     "load_calibration",
     "quantize_graph",

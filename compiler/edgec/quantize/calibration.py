@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -28,9 +28,9 @@ from edgec.reference.interpreter import run
 
 RANDOM_SOURCE = "random"
 RANDOM_SAMPLES = 8
-# Float inputs of the "random" source are uniform in this range, which matches the
-# zero-centred normalisation of many models. Integer inputs (token ids, masks) get the value
-# 1, a valid token id and an all-ones mask. Ranges from random data are for smoke tests only.
+# Float inputs of the "random" source are uniform in this range, the range of images
+# normalised as (pixel - 128) / 128. Integer inputs (token ids, masks) get the value 1, which
+# is a valid token id and an all-ones mask. Ranges from random data suit smoke tests only.
 RANDOM_FLOAT_RANGE = (-1.0, 1.0)
 RANDOM_INTEGER_VALUE = 1
 
@@ -41,7 +41,9 @@ PROGRESS_STEPS = 10
 CalibrationSource = str | os.PathLike | Mapping[str, np.ndarray]
 
 
-def load_calibration(source: CalibrationSource, graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
+def load_calibration(
+    source: CalibrationSource, graph: Graph, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Load calibration samples for ``graph`` and return validated feeds.
 
     ``source`` is a path to an .npz file, a mapping of input name to array, or the string
@@ -85,10 +87,14 @@ def _read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with archive:
             return {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise CalibrationError(f"calibration file '{path}' cannot be read ({error}); {hint}") from error
+        raise CalibrationError(
+            f"calibration file '{path}' cannot be read ({error}); {hint}"
+        ) from error
 
 
-def validate_feeds(arrays: dict[str, np.ndarray], graph: Graph, origin: str) -> dict[str, np.ndarray]:
+def validate_feeds(
+    arrays: dict[str, np.ndarray], graph: Graph, origin: str
+) -> dict[str, np.ndarray]:
     """Check ``arrays`` against the graph inputs and return them reshaped and cast.
 
     ``origin`` names the data in messages (for example the file path). Arrays whose key is
@@ -239,7 +245,7 @@ def _update_observers(
         observer.update(array)
 
 
-def _progress_reporter(count: int, quiet: bool):
+def _progress_reporter(count: int, quiet: bool) -> Callable[[int], None]:
     """Return a callback that prints progress to stderr about every 10% of ``count``."""
     if quiet or count <= PROGRESS_MIN_SAMPLES:
         return lambda done: None

@@ -12,7 +12,7 @@ bounded by one sample's activations.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -8,6 +8,7 @@ float range for every activation. They follow the TFLite integer-only spec:
   [-128, 127]. A range of zero width gets ``FALLBACK_SCALE`` and zero point -128.
 - Weights: int8 symmetric per output channel, values in [-127, 127],
   ``scale[c] = max|w[c]| / 127``. An all-zero channel gets ``FALLBACK_SCALE`` and zeros.
+  The caller may raise a channel's scale (``min_scales``) so that its bias fits in int32.
 - Bias: int32, ``scale[c] = input_scale * weight_scale[c]``, zero point 0.
 
 Scales are stored as float32 (``Quant`` casts them), and every zero point or integer value is
@@ -98,9 +99,9 @@ def quantize_weights(
     channels = np.moveaxis(weights, axis, 0).reshape(weights.shape[axis], -1)
     max_abs = np.abs(channels).max(axis=1, initial=0.0)
     scales = (max_abs / WEIGHT_MAX).astype(np.float32)
+    scales[scales < MIN_SCALE] = FALLBACK_SCALE
     if min_scales is not None:
         scales = np.maximum(scales, np.asarray(min_scales, dtype=np.float32))
-    scales[scales < MIN_SCALE] = FALLBACK_SCALE
 
     broadcast_shape = [1] * weights.ndim
     broadcast_shape[axis] = -1
@@ -122,7 +123,7 @@ def quantize_bias(
         raise QuantizationError(
             f"node '{node_name}': the bias contains NaN or infinite values; fix the model's weights"
         )
-    scales = (np.float64(input_scale) * np.asarray(weight_scales, dtype=np.float64))
+    scales = np.float64(input_scale) * np.asarray(weight_scales, dtype=np.float64)
     scales = scales.astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = round_half_away(bias / scales.astype(np.float64))

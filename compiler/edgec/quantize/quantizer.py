@@ -4,7 +4,7 @@ Pipeline position: after calibration (``collect_ranges``) and before lowering. T
 float graph from a frontend (NHWC activations, conv2d filter OHWI, depthwise_conv2d filter
 1HW(C*M), fully_connected filter (O, I)) and an observed ``(min, max)`` for each float
 activation. The output computes the same function on int8 tensors, following the TFLite
-integer-only spec; ``edgec.quantize.params`` holds the formulas.
+integer-only spec. ``edgec.quantize.params`` contains the formulas.
 
 Stages:
 1. Plan: walk the nodes in execution order and give every float activation a ``Quant``. The
@@ -46,7 +46,7 @@ def quantize_graph(float_graph: Graph, ranges: dict[str, tuple[float, float]]) -
     ``ranges`` maps every non-constant float32 tensor to its observed ``(min, max)``, as
     ``collect_ranges`` returns it. ``float_graph`` is not modified. Raises QuantizationError
     for ops without a quantization rule, an already quantized graph, a missing range, or a
-    bias that overflows int32.
+    NaN or infinite weight or bias.
     """
     _check_float_graph(float_graph)
     plan = _Plan(float_graph, ranges)
@@ -58,7 +58,9 @@ def quantize_graph(float_graph: Graph, ranges: dict[str, tuple[float, float]]) -
 
 def _check_float_graph(graph: Graph) -> None:
     """Raise QuantizationError listing every node without a rule, or a quantized tensor."""
-    unsupported = [f"'{node.name}' ({node.op})" for node in graph.nodes if node.op not in QUANT_RULES]
+    unsupported = [
+        f"'{node.name}' ({node.op})" for node in graph.nodes if node.op not in QUANT_RULES
+    ]
     if unsupported:
         raise QuantizationError(
             f"no int8 quantization rule for node(s) {', '.join(unsupported)}; supported ops: "
@@ -94,7 +96,7 @@ class _Plan:
             QUANT_RULES[node.op].plan(self, node, position)
 
     def is_activation(self, name: str) -> bool:
-        """Whether ``name`` is a float32 tensor computed at run time (not a constant)."""
+        """Return whether ``name`` is a float32 tensor computed at run time (not a constant)."""
         tensor = self.graph.tensors[name]
         return tensor.dtype == "float32" and not tensor.is_constant
 
@@ -113,7 +115,7 @@ class _Plan:
         return activation_quant(*self.observed_range(name), name=name)
 
     def can_replace(self, name: str) -> bool:
-        """Whether the parameters of ``name`` may change without affecting other nodes."""
+        """Return whether the parameters of ``name`` may change without affecting other nodes."""
         return (
             name in self.replaceable
             and name not in self.graph.outputs
@@ -122,7 +124,7 @@ class _Plan:
 
 
 class QuantRule:
-    """How one op is quantized. This base rule gives each output its own observed range."""
+    """Quantization rule of one op. This base rule gives each output its own observed range."""
 
     def plan(self, plan: _Plan, node: Node, position: int) -> None:
         """Assign parameters to the node's float outputs in ``plan``."""
@@ -211,8 +213,12 @@ class ConcatRule(SharedQuantRule):
 
 
 class WeightedRule(QuantRule):
-    """conv2d, depthwise_conv2d, fully_connected: int8 weights per output channel along
-    ``channel_axis``, int32 bias, and the output quantized over its own range."""
+    """Rule for conv2d, depthwise_conv2d and fully_connected.
+
+    Weights become int8 per output channel along ``channel_axis``, the bias int32, and the
+    output is quantized over its own range. A channel's weight scale is raised when needed
+    so that its quantized bias stays within 2**30.
+    """
 
     def __init__(self, channel_axis: int) -> None:
         self.channel_axis = channel_axis
@@ -246,8 +252,8 @@ class WeightedRule(QuantRule):
         input_scale = float(plan.quant[node.inputs[0]].scale[0])
         min_scales = None
         if len(node.inputs) > 2 and node.inputs[2]:
-            # A channel whose weights are almost all zero gets a tiny scale; keep its bias
-            # within 2**30 bias units so that the int32 bias and accumulator cannot overflow.
+            # A channel whose weights are almost all zero gets a tiny scale. Raising it keeps
+            # the bias within 2**30 units, so the int32 bias and accumulator cannot overflow.
             bias_values = np.abs(plan.graph.tensors[node.inputs[2]].data.astype(np.float64))
             min_scales = bias_values / (input_scale * 2.0**30)
         values, weights_quant = quantize_weights(
@@ -287,7 +293,9 @@ class _Builder:
     def __init__(self, source: Graph, plan: _Plan) -> None:
         self.source = source
         self.plan = plan
-        self.graph = Graph(name=source.name, inputs=list(source.inputs), outputs=list(source.outputs))
+        self.graph = Graph(
+            name=source.name, inputs=list(source.inputs), outputs=list(source.outputs)
+        )
         self.reserved_tensor_names = set(source.tensors)
         self.reserved_node_names = {node.name for node in source.nodes}
         # Float activation name -> int8 tensor name; differs only at the graph boundary.

@@ -1,6 +1,6 @@
 """Float32 reference kernels: the float semantics of every op a float IR graph uses.
 
-Where they sit: the reference interpreter runs them for float nodes (``FLOAT_KERNELS``); the
+Where they sit: the reference interpreter runs them for float nodes (``FLOAT_KERNELS``). The
 quantizer calibrates by running them, and the constant-folding pass evaluates constant
 subgraphs with them. They follow ``edgec.ir.ops``: NHWC activations, conv2d filter OHWI,
 depthwise_conv2d filter 1HW(C*M), fully_connected filter (O, I), explicit pads
@@ -197,6 +197,6 @@ def concat(node: Node, inputs: list, graph: Graph) -> list:
 
 @register(FLOAT_KERNELS, "pad")
 def pad(node: Node, inputs: list, graph: Graph) -> list:
-    """Pad with 0.0; ``pads`` holds one (before, after) pair per dim."""
+    """Pad with 0.0; ``pads`` contains one (before, after) pair per dim."""
     pairs = [tuple(pair) for pair in node.attrs["pads"]]
     return [np.pad(inputs[0], pairs, constant_values=0.0)]

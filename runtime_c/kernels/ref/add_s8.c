@@ -3,8 +3,8 @@
  * Both inputs are shifted left by params->left_shift, rescaled to a common scale with
  * their own multipliers, added (or subtracted), and rescaled to the output scale. The
  * arithmetic is the reference interpreter's add/sub (compiler/edgec/reference/int_ops.py),
- * which is TFLite's int8 Add/Sub; sums wrap modulo 2^32 as the interpreter's int32 wrap
- * does, but with the compiler's parameters they stay far below 2^31.
+ * which is TFLite's int8 Add/Sub. Sums wrap modulo 2^32 as in the interpreter. With the
+ * compiler's parameters (left_shift 20, input multipliers below 1/2) they stay below 2^29.
  */
 #include "edgec/fixed_point.h"
 #include "edgec/kernels.h"

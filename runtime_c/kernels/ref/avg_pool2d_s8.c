@@ -8,7 +8,7 @@
 #include "edgec/kernels.h"
 
 /*
- * Returns whether the sizes are consistent and every window holds at least one input
+ * Returns whether the sizes are consistent and every window contains at least one input
  * element. Windows move monotonically, so checking the first and the last window along
  * each axis is enough.
  */

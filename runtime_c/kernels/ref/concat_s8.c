@@ -1,8 +1,8 @@
 /*
  * edgec reference kernel: concatenation of int8 tensors along one axis. The output is
- * viewed as `outer` rows; row r holds, in order, row r of each input, and input k's rows
- * are copy_sizes[k] bytes long (its size along the axis times the size of the axes after
- * it). Inputs and output share quantization, so this is a byte copy.
+ * viewed as `outer` rows, and output row r is row r of each input in turn. A row of input
+ * k is copy_sizes[k] bytes long: its size along the axis times the sizes of the axes after
+ * it. Inputs and output share quantization, so this is a byte copy.
  */
 #include "edgec/kernels.h"
 

@@ -1,7 +1,7 @@
 /*
  * edgec reference kernel: 2-D max pooling of int8 NHWC tensors. Each output is the
  * maximum of the window's taps inside the input (padding is ignored), clamped to the
- * activation range; a window with no tap inside the input gives activation_min. The
+ * activation range. A window with no tap inside the input gives activation_min. The
  * arithmetic is the reference interpreter's max_pool2d
  * (compiler/edgec/reference/int_ops.py), which is TFLite's int8 MaxPool.
  */

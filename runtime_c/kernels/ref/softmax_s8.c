@@ -42,8 +42,9 @@ edgec_status edgec_softmax_s8(const edgec_softmax_params *params, int32_t rows, 
         const int8_t *x = input + row * depth;
         int8_t *y = output + row * depth;
         int32_t max_value = x[0];
-        /* Each term is at most 2^19 (1.0 in Q12.19). The sum is kept modulo 2^32, as the
-         * reference's reciprocal reads it as uint32: exact up to 8191 terms. */
+        /* Each term is at most 2^19 (1.0 in Q12.19), so the uint32 sum cannot wrap below
+         * 8192 terms. Beyond that it wraps as the reference's sum does, because the
+         * reference's reciprocal also reads only the low 32 bits. */
         uint32_t sum_of_exps = 0;
         int32_t bits_over_unit;
         int32_t scale;
@@ -66,7 +67,10 @@ edgec_status edgec_softmax_s8(const edgec_softmax_params *params, int32_t rows, 
         }
 
         scale = edgec_reciprocal(sum_of_exps, SOFTMAX_ACCUMULATION_BITS, &bits_over_unit);
-        /* Scale exp * scale (Q0.31) to units of 1/256: 2^-(31 - 8) times 2^bits_over_unit. */
+        /* Scale exp * scale (Q0.31) to units of 1/256: 2^-(31 - 8) times 2^bits_over_unit.
+         * NOTE: the exponent exceeds 31 when the sum of exps reaches 512 (512 or more inputs
+         * near the row maximum). TFLite Micro stops with TFLITE_CHECK there, while this
+         * kernel and the reference interpreter output -128 for every element of the row. */
         exponent = bits_over_unit + 31 - 8;
         for (c = 0; c < depth; c++) {
             const int32_t diff = x[c] - max_value;
