@@ -13,22 +13,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# TODO: the wheel does not carry runtime_c/, templates/ and targets/ yet. Packaging must
-# install them (for example as package data under edgec/data/), and this module must look
-# there before it falls back to the checkout.
+# An installed wheel carries copies under edgec/data/ (setup.py's build step); a checkout,
+# including an editable install, reads the folders at the repository root.
+_INSTALLED_DATA = Path(__file__).resolve().parent / "data"
 _REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _data_root() -> Path:
+    return _INSTALLED_DATA if (_INSTALLED_DATA / "runtime_c").is_dir() else _REPOSITORY_ROOT
 
 
 def runtime_dir() -> Path:
     """Return the C runtime folder (headers, kernels, platform/ startup and linker files)."""
-    return _REPOSITORY_ROOT / "runtime_c"
+    return _data_root() / "runtime_c"
 
 
 def templates_dir() -> Path:
     """Return the folder of Jinja2 templates (model code, harness, Makefile)."""
-    return _REPOSITORY_ROOT / "templates"
+    return _data_root() / "templates"
 
 
 def targets_dir() -> Path:
     """Return the folder with one ``<name>.toml`` file per target."""
-    return _REPOSITORY_ROOT / "targets"
+    return _data_root() / "targets"

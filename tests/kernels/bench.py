@@ -53,7 +53,7 @@ class KernelCase:
 
     ``macro`` names the call macro in kernel_calls.c.j2, ``fields`` contains the scalars and
     struct values that macro prints, and ``arrays`` the constant arrays by role (``input``,
-    ``filter``, ...). ``expected`` is the exact output (``output_size`` bytes); a case with
+    ``filter``, ...). ``expected`` is the exact output (``output_size`` bytes). A case with
     ``expected_status`` other than 0 expects the kernel to reject its arguments and leave the
     output untouched.
     """

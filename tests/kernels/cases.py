@@ -37,6 +37,14 @@ from tests.kernels.graphs import (
     softmax_case,
     transpose_case,
 )
+from tests.kernels.random_cases import (
+    random_binary_cases,
+    random_conv_cases,
+    random_fully_connected_cases,
+    random_pool_cases,
+    random_requantize_cases,
+    random_softmax_cases,
+)
 
 EDGEC_ERROR_ARGUMENT = 1
 
@@ -171,7 +179,7 @@ def conv2d_cases() -> list[KernelCase]:
         rejected(valid, "rejects activation_min > activation_max", _activation(11, 10)),
         rejected(valid, "rejects activation_max above 127", _activation(-128, 128)),
     ]
-    return cases
+    return cases + random_conv_cases(rng, 30, depthwise=False)
 
 
 def _activation(minimum: int, maximum: int) -> Callable[[KernelCase], None]:
@@ -233,7 +241,7 @@ def depthwise_conv2d_cases() -> list[KernelCase]:
         rejected(valid, "rejects stride 0", _set("params.stride_h", 0)),
         rejected(valid, "rejects activation_min below -128", _activation(-129, 127)),
     ]
-    return cases
+    return cases + random_conv_cases(rng, 30, depthwise=True)
 
 
 def fully_connected_cases() -> list[KernelCase]:
@@ -270,7 +278,7 @@ def fully_connected_cases() -> list[KernelCase]:
         rejected(valid, "rejects negative rows", _set("rows", -1)),
         rejected(valid, "rejects activation_min > activation_max", _activation(5, 4)),
     ]
-    return cases
+    return cases + random_fully_connected_cases(rng, 20)
 
 
 # --- pooling -----------------------------------------------------------------------------
@@ -318,7 +326,7 @@ def _pool_cases(op: str, rng: np.random.Generator) -> list[KernelCase]:
     if op == "average_pool2d":
         cases.append(rejected(valid, "rejects a window entirely in the padding",
                               _set("params.pad_top", 3)))
-    return cases
+    return cases + random_pool_cases(rng, 30, op)
 
 
 # --- elementwise -------------------------------------------------------------------------
@@ -367,7 +375,7 @@ def add_cases() -> list[KernelCase]:
                  _set("broadcast.input2_strides.1", -1)),
         rejected(valid, "rejects activation_min > activation_max", _activation(3, 2)),
     ]
-    return cases
+    return cases + random_binary_cases(rng, 40, ("add", "sub"))
 
 
 def mul_cases() -> list[KernelCase]:
@@ -399,7 +407,7 @@ def mul_cases() -> list[KernelCase]:
         rejected(valid, "rejects a negative broadcast dimension", _set("broadcast.shape.2", -4)),
         rejected(valid, "rejects activation_max above 127", _activation(0, 200)),
     ]
-    return cases
+    return cases + random_binary_cases(rng, 30, ("mul",))
 
 
 def softmax_cases() -> list[KernelCase]:
@@ -431,7 +439,7 @@ def softmax_cases() -> list[KernelCase]:
         rejected(valid, "rejects depth 0", _set("depth", 0)),
         rejected(valid, "rejects a negative input_left_shift", _set("params.input_left_shift", -1)),
     ]
-    return cases
+    return cases + random_softmax_cases(rng, 30)
 
 
 def requantize_cases() -> list[KernelCase]:
@@ -456,7 +464,7 @@ def requantize_cases() -> list[KernelCase]:
         rejected(valid, "rejects negative size", _set("size", -1)),
         rejected(valid, "rejects activation_min > activation_max", _activation(1, 0)),
     ]
-    return cases
+    return cases + random_requantize_cases(rng, 30)
 
 
 def clip_cases() -> list[KernelCase]:

@@ -82,7 +82,7 @@ def _port_buffers(boundary: Boundary, graph: Graph) -> dict[str, str]:
     buffers: dict[str, str] = {}
     offset = 0
     for port in boundary.inputs:
-        buffers[port.tensor] = f"(int8_t *)(in + {offset})"
+        buffers[port.tensor] = f"(in + {offset})"
         offset += graph.tensors[port.tensor].nbytes
     offset = 0
     for port in boundary.outputs:
@@ -97,6 +97,12 @@ def _c_float(value: float) -> str:
     if not any(c in text for c in ".eEn"):
         text += ".0"
     return text + "f"
+
+
+def _shorten(text: str, limit: int = 72) -> str:
+    """Shorten a node name for a C comment; TFLite names can be hundreds of characters."""
+    text = text.replace("*/", "* /")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _c_array_body(values: np.ndarray) -> str:
@@ -114,6 +120,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["c_float"] = _c_float
+    env.filters["short"] = _shorten
     env.filters["c_array"] = _c_array_body
     env.globals["ctype"] = lambda dtype: CTYPES[dtype]
     return env

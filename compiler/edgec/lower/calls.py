@@ -68,9 +68,14 @@ class LoweringContext:
         return f"{self.prefix}_n{self.index}_{suffix}"
 
     def buffer(self, name: str, const: bool = False) -> str:
+        """The C pointer expression of tensor ``name``; ``const`` for a kernel input."""
         if name in self._constant_symbols or self.graph.tensors[name].is_constant:
             return self.constant(name)
         expr = self.buffers[name]
+        if expr.startswith("(in "):
+            if not const:
+                raise ValueError(f"tensor '{name}' is a model input and cannot be written")
+            return expr
         return f"(const int8_t *){expr}" if const else expr
 
     def constant(self, name: str) -> str:

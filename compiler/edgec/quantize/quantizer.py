@@ -136,8 +136,7 @@ class QuantRule:
     def constant_input(self, plan: _Plan, node: Node, index: int, tensor: Tensor) -> Tensor:
         """Return the integer version of float constant input ``index``.
 
-        The base rule quantizes it to int8 per tensor over its own values, as TFLite does for
-        constant operands of elementwise ops.
+        The base rule quantizes it to int8 per tensor over its own values.
         """
         data = tensor.data
         low = float(data.min()) if data.size else 0.0
@@ -169,7 +168,11 @@ class SharedQuantRule(QuantRule):
 
 
 class FixedOutputRule(QuantRule):
-    """The output has fixed parameters (softmax: scale 1/256, zero point -128, as TFLite)."""
+    """Rule that gives the output fixed parameters.
+
+    Softmax gets scale 1/256 and zero point -128, like the softmax outputs of the MLPerf Tiny
+    int8 TFLite models.
+    """
 
     def __init__(self, scale: float, zero_point: int) -> None:
         self.scale = scale
@@ -190,6 +193,9 @@ class ConcatRule(SharedQuantRule):
 
     def plan(self, plan: _Plan, node: Node, position: int) -> None:
         output = node.outputs[0]
+        if not plan.is_activation(output):
+            # An integer concat (shape arithmetic) stays as it is.
+            return
         bounds = [plan.observed_range(output)]
         for name in node.inputs:
             if plan.is_activation(name):

@@ -12,7 +12,9 @@
  *     output_offset = output_zero_point; shift > 0 is a left shift;
  *   - activation_min/max are the fused clamp in the output's quantized domain;
  *   - bias may be NULL.
- * Kernels return EDGEC_OK, or EDGEC_ERROR_ARGUMENT when a size argument is invalid.
+ * Kernels return EDGEC_OK, or EDGEC_ERROR_ARGUMENT when an argument is invalid: a size,
+ * stride, window, sign, permutation or pad out of range, or an activation range outside
+ * [-128, 127]. They check all arguments before writing, so on error the output is untouched.
  */
 #ifndef EDGEC_KERNELS_H
 #define EDGEC_KERNELS_H
@@ -102,7 +104,8 @@ typedef struct {
 } edgec_pool_params;
 
 /* Average pooling: mean over the in-bounds taps of each window, rounded half away from
- * zero. Input and output share scale and zero point. */
+ * zero. Input and output share scale and zero point. A window with no in-bounds tap is an
+ * invalid argument. */
 edgec_status edgec_avg_pool2d_s8(const edgec_pool_params *params,
                                  const edgec_dims *input_dims, const int8_t *input,
                                  const edgec_dims *output_dims, int8_t *output);
