@@ -285,6 +285,24 @@ def _mul(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
     return call
 
 
+@lowers("mean")
+def _mean(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
+    params = kernel_params(node, graph)
+    in_shape = _shape(graph, node.inputs[0])
+    extra = 4 - len(in_shape)
+    reduce = [0] * 4
+    for axis in node.attrs["axes"]:
+        reduce[axis % len(in_shape) + extra] = 1
+    call = KernelCall(node.name, node.op, "edgec_mean_s8", [])
+    call.args = [
+        ctx.struct(call, "edgec_mean_params", "params", dict(params.values)),
+        ctx.add_array(ctx.symbol("shape"), "int32_t", np.array(_dims4(in_shape))),
+        ctx.add_array(ctx.symbol("axes"), "int32_t", np.array(reduce)),
+        ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
 @lowers("softmax")
 def _softmax(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
     params = kernel_params(node, graph)

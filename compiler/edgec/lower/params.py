@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgec.errors import QuantizationError
+from edgec.errors import QuantizationError, UnsupportedAttributeError
 from edgec.ir import Graph, Node, Quant
 from edgec.quantize.fixed_point import quantize_multiplier, round_half_away
 
@@ -204,6 +204,17 @@ def _require_same_quant(node: Node, graph: Graph) -> None:
 @params_for("average_pool2d", "max_pool2d", "clip")
 def _pool_params(node: Node, graph: Graph) -> KernelParams:
     _require_same_quant(node, graph)
+    kernel = node.attrs.get("kernel")
+    pads = node.attrs.get("pads", (0, 0, 0, 0))
+    too_much_padding = kernel is not None and (
+        max(pads[0], pads[2]) >= kernel[0] or max(pads[1], pads[3]) >= kernel[1]
+    )
+    if node.op == "average_pool2d" and too_much_padding:
+        # Some windows would have no input tap to average (TFLite rejects this too).
+        raise UnsupportedAttributeError(
+            f"node '{node.name}' ({node.op}): padding {tuple(pads)} is as large as the "
+            f"{kernel[0]}x{kernel[1]} window, so some windows see no input; reduce the padding"
+        )
     act_min, act_max = activation_range(node, graph)
     return KernelParams({"activation_min": act_min, "activation_max": act_max})
 
@@ -244,6 +255,30 @@ def _quantize_params(node: Node, graph: Graph) -> KernelParams:
         "input_offset": -int(q_in.zero_point[0]),
         "output_multiplier": multiplier,
         "output_shift": shift,
+        "output_offset": int(q_out.zero_point[0]),
+        "activation_min": QMIN[_dtype(graph, node.outputs[0])],
+        "activation_max": QMAX[_dtype(graph, node.outputs[0])],
+    }
+    return KernelParams(values)
+
+
+@params_for("mean")
+def _mean_params(node: Node, graph: Graph) -> KernelParams:
+    """TFLite's int8 MEAN: the rescale s_in/s_out with the 1/count folded into it."""
+    q_in = _quant(graph, node.inputs[0], node)
+    q_out = _quant(graph, node.outputs[0], node)
+    in_shape = graph.tensors[node.inputs[0]].shape
+    axes = [a % len(in_shape) for a in node.attrs["axes"]]
+    count = int(np.prod([in_shape[a] for a in axes], dtype=np.int64))
+    multiplier, shift = quantize_multiplier(float(q_in.scale[0]) / float(q_out.scale[0]))
+    # Divide the multiplier by count while keeping precision: pre-shift it left by up to
+    # floor(log2(count)) bits (at most 32, and never past a total shift of -31).
+    pre_shift = min(count.bit_length() - 1, 32, 31 + shift)
+    values = {
+        "input_offset": -int(q_in.zero_point[0]),
+        "count": count,
+        "output_multiplier": (multiplier << pre_shift) // count,
+        "output_shift": shift - pre_shift,
         "output_offset": int(q_out.zero_point[0]),
         "activation_min": QMIN[_dtype(graph, node.outputs[0])],
         "activation_max": QMAX[_dtype(graph, node.outputs[0])],

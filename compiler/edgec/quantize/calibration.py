@@ -48,7 +48,7 @@ def load_calibration(
 
     ``source`` is a path to an .npz file, a mapping of input name to array, or the string
     ``"random"``, which draws ``RANDOM_SAMPLES`` samples as ``RANDOM_FLOAT_RANGE`` describes
-    from a generator seeded with ``seed``. Each array holds samples along its leading axis. A
+    from a generator seeded with ``seed``. Each array contains samples along its leading axis. A
     sample has the graph input's shape, or that shape without a leading batch dimension of 1.
     The result maps every graph input to an array of shape ``(N, *input_shape)``. Raises
     CalibrationError when the data is invalid, naming the input and what was expected.

@@ -6,7 +6,7 @@ scales and zero points, so an observer decides only how outliers are treated.
 
 To add a method (percentile, MSE, entropy), subclass ``Observer`` and decorate it with
 ``@register_observer("name")``; ``collect_ranges(..., method="name")`` then uses it. An
-observer sees each tensor one sample at a time and must not keep the arrays, so memory stays
+observer receives its tensor one sample at a time and must not keep the arrays, so memory stays
 bounded by one sample's activations.
 """
 

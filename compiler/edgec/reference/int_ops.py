@@ -179,6 +179,20 @@ def clip(node, inputs, graph):
     return [_clamp(np.asarray(inputs[0], dtype=np.int64), params, _out_dtype(node, graph))]
 
 
+@register(INT_KERNELS, "mean")
+def mean(node, inputs, graph):
+    """TFLite's int8 MEAN: sum, remove the zero point times count, then one rescale."""
+    params = kernel_params(node, graph)
+    x = np.asarray(inputs[0], dtype=np.int64)
+    axes = tuple(a % x.ndim for a in node.attrs["axes"])
+    total = x.sum(axis=axes) + params["input_offset"] * params["count"]
+    raw = fp.multiply_by_quantized_multiplier(
+        fp.wrap_int32(total), params["output_multiplier"], params["output_shift"]
+    )
+    out = _clamp(raw + params["output_offset"], params, _out_dtype(node, graph))
+    return [out.reshape(graph.tensors[node.outputs[0]].shape)]
+
+
 @register(INT_KERNELS, "softmax")
 def softmax(node, inputs, graph):
     """int8 softmax over the last axis, output scale 1/256 and zero point -128."""
@@ -242,6 +256,8 @@ def quantize(node, inputs, graph):
     if graph.tensors[node.inputs[0]].dtype == "float32":
         # TFLite's AffineQuantize: float32 division, round half away from zero.
         scaled = np.asarray(x, dtype=np.float32) / np.float32(out.quant.scale[0])
+        # Clip in float first: a huge value, inf or NaN must not overflow the int64 cast.
+        scaled = np.nan_to_num(np.clip(scaled, -2.0**31, 2.0**31), nan=0.0)
         q = _round_half_away(scaled) + int(out.quant.zero_point[0])
         return [np.clip(q, info.min, info.max).astype(info.dtype)]
     params = kernel_params(node, graph)

@@ -107,14 +107,15 @@ static inline int32_t edgec_rounding_divide_by_pot(int32_t x, int32_t exponent)
  * x * multiplier * 2^(shift - 31) with multiplier a Q31 value and shift > 0 a left shift:
  * TFLite's MultiplyByQuantizedMultiplier with double rounding. Steps: wrapping left shift
  * by max(shift, 0), doubling high multiply (VQRDMULH), rounding right shift by
- * max(-shift, 0) with ties away from zero. Exact for every int32 argument; a left shift
- * of 32 or more gives 0 (the wrap of x * 2^shift), as in the Python reference.
+ * max(-shift, 0) with ties away from zero. Defined for every int32 argument, and equal to
+ * the Python reference for shift >= -63. A left shift of 32 or more gives 0 there too (the
+ * wrap of x * 2^shift).
  */
 static inline int32_t edgec_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
                                                              int32_t shift)
 {
     const int32_t left_shift = shift > 0 ? shift : 0;
-    /* Limited to 63 so that -shift cannot overflow; the result is 0 from 33 on anyway. */
+    /* Limited to 63 so that -shift cannot overflow. The result is 0 from 33 on anyway. */
     const int32_t right_shift = shift >= 0 ? 0 : (shift < -63 ? 63 : -shift);
     const int32_t high = edgec_saturating_rounding_doubling_high_mul(
         edgec_shift_left_wrap(x, left_shift), multiplier);

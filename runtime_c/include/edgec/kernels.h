@@ -174,6 +174,21 @@ typedef struct {
     int32_t activation_max;
 } edgec_requantize_params;
 
+typedef struct {
+    int32_t input_offset;
+    int32_t count;             /* elements averaged into each output value */
+    int32_t output_multiplier; /* input_scale / output_scale / count, as TFLite's MEAN */
+    int32_t output_shift;
+    int32_t output_offset;
+    int32_t activation_min;
+    int32_t activation_max;
+} edgec_mean_params;
+
+/* Mean over the axes of a tensor padded to 4-D whose reduce_axes[i] is 1; the output holds
+ * the remaining dims in order. */
+edgec_status edgec_mean_s8(const edgec_mean_params *params, const int32_t input_shape[4],
+                           const int32_t reduce_axes[4], const int8_t *input, int8_t *output);
+
 /* int8 -> int8 with a new scale and zero point. */
 edgec_status edgec_requantize_s8(const edgec_requantize_params *params, int32_t size,
                                  const int8_t *input, int8_t *output);
