@@ -14,7 +14,7 @@ SETUP_STAMP := $(VENV)/.setup-done
 
 # Debian packages: cross compilers, newlib for bare-metal Cortex-M, QEMU system and user mode.
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user \
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross make
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross make python3-venv
 # Commands from those packages (and gcc for the host target). setup installs the packages
 # when a command is missing or a cross compiler cannot find its C library: gcc prints the
 # bare file name back when -print-file-name finds nothing.
@@ -39,6 +39,7 @@ $(SETUP_STAMP): pyproject.toml
 		[ "$$(aarch64-linux-gnu-gcc -print-file-name=libc.a)" != libc.a ] \
 			|| missing="$$missing aarch64-libc"; \
 	fi; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "setup: missing$$missing; installing Debian packages"; \
 		$(SUDO) apt-get update && \
