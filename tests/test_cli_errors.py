@@ -175,3 +175,119 @@ def test_run_on_folder_that_is_not_edgec_output(tmp_path):
                        str(tmp_path / "out.npz"))
 
     assert_clean_error(result, "edgec.json")
+
+
+def _compiled_project(models, tmp_path, target="host") -> Path:
+    project = tmp_path / "project"
+    result = run_edgec("compile", str(models / "tflite" / "keyword_spotting_int8.tflite"),
+                       "--target", target, "--output", str(project))
+    assert result.returncode == 0, result.stderr
+    return project
+
+
+def test_recompile_keeps_user_files(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+    notes = project / "NOTES.txt"
+    notes.write_text("my notes\n")
+
+    result = run_edgec("compile", str(models / "tflite" / "keyword_spotting_int8.tflite"),
+                       "--target", "host", "--output", str(project))
+
+    assert_clean_error(result, "NOTES.txt", "did not write")
+    assert notes.read_text() == "my notes\n"
+    assert (project / "model.c").is_file()
+
+
+def test_recompile_replaces_own_files(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+    (project / "model.c").write_text("stale\n")
+
+    result = run_edgec("compile", str(models / "tflite" / "keyword_spotting_int8.tflite"),
+                       "--target", "host", "--output", str(project))
+
+    assert result.returncode == 0, result.stderr
+    assert "model_invoke" in (project / "model.c").read_text()
+
+
+def test_output_is_current_folder(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "edgec.cli", "compile",
+         str(models / "tflite" / "keyword_spotting_int8.tflite"), "--target", "host",
+         "--output", "."],
+        capture_output=True, text=True, cwd=project, timeout=600,
+    )
+
+    assert_clean_error(result, "current folder")
+    assert (project / "model.c").is_file()
+
+
+def test_run_rejects_nan_input(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+    inputs = tmp_path / "nan.npz"
+    np.savez(inputs, input=np.full((2, 50, 10, 1), np.nan, np.float32))
+
+    result = run_edgec("run", str(project), "--input", str(inputs), "--output",
+                       str(tmp_path / "out.npz"))
+
+    assert_clean_error(result, "'input_1'", "NaN")
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_run_rejects_empty_input(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+    inputs = tmp_path / "empty.npz"
+    np.savez(inputs, input=np.zeros((0, 50, 10, 1), np.float32))
+
+    result = run_edgec("run", str(project), "--input", str(inputs), "--output",
+                       str(tmp_path / "out.npz"))
+
+    assert_clean_error(result, "no samples")
+
+
+def test_run_output_folder_missing(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+
+    result = run_edgec("run", str(project), "--input",
+                       str(models / "data" / "eval" / "keyword_spotting.npz"),
+                       "--output", str(tmp_path / "missing" / "out.npz"))
+
+    assert_clean_error(result, "does not exist")
+
+
+def test_run_writes_exact_output_path(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+    output = tmp_path / "result.data"
+
+    result = run_edgec("run", str(project), "--input",
+                       str(models / "data" / "eval" / "keyword_spotting.npz"),
+                       "--output", str(output))
+
+    assert result.returncode == 0, result.stderr
+    assert str(output) in result.stdout
+    with np.load(output) as data:
+        assert data["Identity"].shape == (10, 12)
+
+
+def test_text_file_as_input_archive(models, tmp_path):
+    project = _compiled_project(models, tmp_path)
+    text = tmp_path / "notes.txt"
+    text.write_text("not an archive\n")
+
+    result = run_edgec("run", str(project), "--input", str(text), "--output",
+                       str(tmp_path / "out.npz"))
+
+    assert_clean_error(result, "not an .npz archive")
+
+
+def test_verify_without_samples(models):
+    result = run_edgec("verify", str(models / "tflite" / "keyword_spotting_int8.tflite"),
+                       "--target", "host", "--random", "0")
+
+    assert_clean_error(result, "nothing to verify")
+
+
+def test_inspect_folder(models):
+    result = run_edgec("inspect", str(models / "onnx"))
+
+    assert_clean_error(result, "is a folder")

@@ -18,9 +18,25 @@ from edgec.errors import EdgecError, ModelFormatError
 
 def _model_path(value: str) -> Path:
     path = Path(value)
+    if path.is_dir():
+        raise ModelFormatError(f"{path} is a folder: give a model file (.onnx or .tflite)")
     if not path.is_file():
         raise ModelFormatError(f"model file {path} not found")
     return path
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
+    return number
 
 
 def cmd_compile(args) -> int:
@@ -39,13 +55,18 @@ def cmd_compile(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from edgec.runner import load_input_file, run_project
+    from edgec.runner import (
+        check_output_path, load_input_file, read_metadata, run_project, save_output_file,
+    )
 
+    output = Path(args.output)
+    check_output_path(output)
     arrays = load_input_file(Path(args.input))
-    outputs = run_project(Path(args.dir), arrays)
-    np.savez(args.output, **outputs)
+    target = read_metadata(Path(args.dir))["target"]
+    outputs = run_project(Path(args.dir), arrays, args.timeout)
+    save_output_file(output, outputs)
     count = len(next(iter(outputs.values())))
-    print(f"edgec: ran {count} samples, wrote {args.output}")
+    print(f"edgec: ran {count} samples on {target}, wrote {output}")
     return 0
 
 
@@ -55,7 +76,8 @@ def cmd_verify(args) -> int:
 
     arrays = load_input_file(Path(args.input)) if args.input else None
     result = verify_model(
-        _model_path(args.model), args.target, args.calibration, arrays, args.random
+        _model_path(args.model), args.target, args.calibration, arrays, args.random,
+        timeout_s=args.timeout,
     )
     for line in result.lines + result.mismatches:
         print(f"edgec: {line}")
@@ -102,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="folder written by `edgec compile`")
     p.add_argument("--input", required=True, help=".npz with one array per model input")
     p.add_argument("--output", required=True, help=".npz to write, one array per output")
+    p.add_argument("--timeout", type=_positive_float, default=600.0,
+                   help="seconds the run on the target may take (default 600)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("verify", help="compile, run on the target and compare with references")
@@ -110,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", help="calibration .npz (float models), or 'random'")
     p.add_argument("--input", help=".npz of inputs to verify on (float data is quantized "
                    "for integer inputs)")
-    p.add_argument("--random", type=int, default=10, help="random samples to add (default 10)")
+    p.add_argument("--random", type=_non_negative_int, default=10,
+                   help="random samples to add (default 10)")
+    p.add_argument("--timeout", type=_positive_float, default=600.0,
+                   help="seconds the run on the target may take (default 600)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("inspect", help="print a model's inputs, outputs and operators")

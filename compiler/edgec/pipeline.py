@@ -9,7 +9,9 @@ everything succeeded, so a failure leaves nothing half-written.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,6 +41,9 @@ def load_quantized(model_path: Path, calibration: str | None = None, quiet: bool
     """Load ``model_path`` and return its integer graph."""
     graph = load_model(model_path)
     if not needs_quantization(graph):
+        if calibration is not None and not quiet:
+            print(f"edgec: note: {model_path.name} is already quantized; --calibration is "
+                  "not used", file=sys.stderr)
         return graph
     if calibration is None:
         raise CalibrationError(
@@ -47,6 +52,9 @@ def load_quantized(model_path: Path, calibration: str | None = None, quiet: bool
         )
     from edgec.quantize import quantize_model
 
+    if calibration == "random" and not quiet:
+        print("edgec: warning: --calibration random picks scales from random data; use it "
+              "for smoke tests only, never for a model you deploy", file=sys.stderr)
     return quantize_model(graph, calibration, quiet=quiet)
 
 
@@ -60,7 +68,7 @@ def compile_model(
 ) -> dict:
     """Compile ``model_path`` for ``target_name`` into ``out_dir``; return the report."""
     target = load_target(target_name)
-    _check_output_dir(out_dir)
+    check_output_dir(out_dir)
     graph = load_quantized(model_path, calibration, quiet=quiet)
     graph.name = model_path.stem
     return generate(graph, target, out_dir, prefix, model_path)
@@ -70,13 +78,16 @@ def generate(graph: Graph, target: Target, out_dir: Path, prefix: str, source: P
     """Write the C project of the integer ``graph`` into ``out_dir`` atomically."""
     if not prefix.isidentifier() or not prefix.isascii():
         raise EdgecError(f"--prefix '{prefix}' is not a valid C identifier")
+    out_dir = check_output_dir(out_dir)
     code = build_model_code(graph, prefix, source)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = _make_staging_dir(out_dir)
     try:
         write_project(code, graph, target, staging)
         report = build_report(code, graph, target, source)
         write_report(report, staging)
+        files = sorted(
+            str(path.relative_to(staging)) for path in staging.rglob("*") if path.is_file()
+        )
         metadata = {
             "edgec_version": __version__,
             "target": target.name,
@@ -84,27 +95,77 @@ def generate(graph: Graph, target: Target, out_dir: Path, prefix: str, source: P
             "model": source.name if source else None,
             "inputs": [_port_json(p) for p in code.boundary.inputs],
             "outputs": [_port_json(p) for p in code.boundary.outputs],
+            "files": files + [METADATA_FILE],
         }
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise EdgecError(f"cannot write --output {out_dir}: {error.strerror or error}") from error
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
 
 
+def _make_staging_dir(out_dir: Path) -> Path:
+    """A temporary sibling of ``out_dir`` with the permissions a new folder would get."""
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    except OSError as error:
+        raise EdgecError(
+            f"cannot create --output {out_dir}: {error.strerror or error}; choose a writable path"
+        ) from error
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    return staging
+
+
 def _port_json(port) -> dict:
     return {"name": port.name, "dtype": port.io_dtype, "shape": list(port.shape)}
 
 
-def _check_output_dir(out_dir: Path) -> None:
-    """Refuse to replace a folder that is not an earlier edgec output."""
+def check_output_dir(out_dir: Path) -> Path:
+    """Return ``out_dir`` resolved, or raise if compiling into it could lose a user's files.
+
+    A folder is replaced only when it is empty or holds nothing but the files an earlier
+    ``edgec compile`` wrote (listed in its edgec.json) and the build/ folder of ``make``.
+    """
+    out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise EdgecError(f"--output {out_dir} exists and is not a folder: choose another path")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / METADATA_FILE).is_file():
+    if Path.cwd().resolve().is_relative_to(out_dir):
+        raise EdgecError(
+            f"--output {out_dir} is the current folder or contains it: run edgec from "
+            "another folder or choose another --output"
+        )
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return out_dir
+    metadata_path = out_dir / METADATA_FILE
+    if not metadata_path.is_file():
         raise EdgecError(
             f"--output {out_dir} is a non-empty folder that edgec did not generate: "
             "choose an empty or new folder"
         )
+    try:
+        generated = set(json.loads(metadata_path.read_text()).get("files", []))
+    except (OSError, ValueError, AttributeError):
+        generated = set()
+    foreign = sorted(
+        str(path.relative_to(out_dir))
+        for path in out_dir.rglob("*")
+        if path.is_file()
+        and path.relative_to(out_dir).parts[0] != "build"
+        and str(path.relative_to(out_dir)) not in generated
+    )
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise EdgecError(
+            f"--output {out_dir} contains files edgec did not write ({shown}): move them "
+            "or choose another --output, so that compiling does not delete them"
+        )
+    return out_dir

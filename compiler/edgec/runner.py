@@ -8,7 +8,9 @@ in the model's I/O dtypes) and come back in ``output.bin``; the project folder's
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,8 @@ from edgec.ir import DTYPES
 from edgec.targets import load_target
 
 METADATA_FILE = "edgec.json"
+# Time limit of one run of the harness, all samples included.
+DEFAULT_TIMEOUT_S = 600.0
 
 
 def read_metadata(project_dir: Path) -> dict:
@@ -28,15 +32,49 @@ def read_metadata(project_dir: Path) -> dict:
             f"{project_dir} is not an edgec output folder ({METADATA_FILE} not found): "
             "generate it with `edgec compile MODEL --target NAME --output DIR`"
         )
-    return json.loads(path.read_text())
+    try:
+        metadata = json.loads(path.read_text())
+        for key in ("target", "inputs", "outputs"):
+            metadata[key]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise EdgecError(
+            f"{path} is damaged ({error}): compile the model again with `edgec compile`"
+        ) from error
+    return metadata
 
 
 def load_input_file(path: Path) -> dict[str, np.ndarray]:
+    """Read every array of an input .npz file; raise CalibrationError naming the problem."""
+    if not path.is_file():
+        raise CalibrationError(f"input file {path} not found")
+    if not zipfile.is_zipfile(path):
+        raise CalibrationError(
+            f"input file {path} is not an .npz archive: save the inputs with numpy.savez"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise CalibrationError(f"{path}: cannot read the input .npz file ({exc})") from exc
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CalibrationError(f"input file {path} cannot be read ({exc})") from exc
+
+
+def save_output_file(path: Path, outputs: dict[str, np.ndarray]) -> None:
+    """Write ``outputs`` to exactly ``path`` (numpy.savez would append .npz to other names)."""
+    try:
+        with open(path, "wb") as file:
+            np.savez(file, **outputs)
+    except OSError as error:
+        raise EdgecError(f"cannot write --output {path}: {error.strerror or error}") from error
+
+
+def check_output_path(path: Path) -> None:
+    """Fail before a long run when the output file cannot be created."""
+    if path.is_dir():
+        raise EdgecError(f"--output {path} is a folder: give a file name such as out.npz")
+    if not path.parent.is_dir():
+        raise EdgecError(f"--output {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise EdgecError(f"--output {path}: folder {path.parent} is not writable")
 
 
 def pack_inputs(arrays: dict[str, np.ndarray], ports: list[dict]) -> tuple[bytes, int]:
@@ -45,16 +83,19 @@ def pack_inputs(arrays: dict[str, np.ndarray], ports: list[dict]) -> tuple[bytes
         arrays = {ports[0]["name"]: next(iter(arrays.values()))}
     samples = []
     for port in ports:
-        samples.append(_check_input(arrays, port))
+        samples.append(check_input(arrays, port))
     counts = {len(s) for s in samples}
     if len(counts) != 1:
         raise CalibrationError(f"inputs have different sample counts: {sorted(counts)}")
     count = counts.pop()
+    if count == 0:
+        raise CalibrationError("the input file has no samples (the first axis has length 0)")
     flat = [s.reshape(count, -1).view(np.uint8) for s in samples]
     return np.concatenate(flat, axis=1).tobytes(), count
 
 
-def _check_input(arrays: dict[str, np.ndarray], port: dict) -> np.ndarray:
+def check_input(arrays: dict[str, np.ndarray], port: dict) -> np.ndarray:
+    """Validate one input array against its port; return it in the port's I/O dtype."""
     name, shape, dtype = port["name"], tuple(port["shape"]), port["dtype"]
     if name not in arrays:
         raise CalibrationError(
@@ -65,13 +106,19 @@ def _check_input(arrays: dict[str, np.ndarray], port: dict) -> np.ndarray:
     per_sample = array.shape[1:]
     accepted = [shape] + ([shape[1:]] if shape and shape[0] == 1 else [])
     if per_sample not in accepted:
+        expected = " or ".join(f"[N, {', '.join(map(str, a))}]" for a in accepted)
         raise CalibrationError(
-            f"input '{name}' has samples of shape {list(per_sample)}, expected "
-            f"{list(shape)} (array shape [N, {', '.join(map(str, shape))}])"
+            f"input '{name}' has shape {list(array.shape)}, expected {expected} "
+            "(samples on the first axis)"
         )
     if dtype == "float32":
         if not np.issubdtype(array.dtype, np.floating):
             raise CalibrationError(f"input '{name}' must be float32, got {array.dtype}")
+        invalid = int(np.count_nonzero(~np.isfinite(array)))
+        if invalid:
+            raise CalibrationError(
+                f"input '{name}' contains {invalid} NaN or infinite values; replace them"
+            )
         return np.ascontiguousarray(array, dtype=np.float32)
     if not np.issubdtype(array.dtype, np.integer):
         raise CalibrationError(
@@ -95,14 +142,22 @@ def unpack_outputs(data: bytes, ports: list[dict], count: int) -> dict[str, np.n
     outputs, start = {}, 0
     for port, size in zip(ports, sizes):
         chunk = np.ascontiguousarray(rows[:, start : start + size])
-        values = chunk.view(DTYPES[port["dtype"]]).reshape((count, *port["shape"]))
+        shape = port["shape"]
+        # The samples replace a batch dimension of 1, as in the input files: [1, 10] -> [N, 10].
+        per_sample = shape[1:] if shape and shape[0] == 1 else shape
+        values = chunk.view(DTYPES[port["dtype"]]).reshape((count, *per_sample))
         outputs[port["name"]] = values
         start += size
     return outputs
 
 
-def run_project(project_dir: Path, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Build ``project_dir`` for its target, run every sample, and return the outputs."""
+def run_project(
+    project_dir: Path, arrays: dict[str, np.ndarray], timeout_s: float = DEFAULT_TIMEOUT_S
+) -> dict[str, np.ndarray]:
+    """Build ``project_dir`` for its target, run every sample, and return the outputs.
+
+    Each output has the samples on its first axis in place of a batch dimension of 1.
+    """
     metadata = read_metadata(project_dir)
     target = load_target(metadata["target"])
     toolchain.check_toolchain(target)
@@ -111,5 +166,5 @@ def run_project(project_dir: Path, arrays: dict[str, np.ndarray]) -> dict[str, n
     with tempfile.TemporaryDirectory(prefix="edgec-run-") as workdir:
         work = Path(workdir)
         (work / "input.bin").write_bytes(data)
-        emulator.run_binary(target, binary.resolve(), work)
+        emulator.run_binary(target, binary.resolve(), work, timeout_s)
         return unpack_outputs((work / "output.bin").read_bytes(), metadata["outputs"], count)

@@ -117,7 +117,14 @@ def test_load_missing_file(tmp_path):
 def test_load_unreadable_file(tmp_path):
     path = tmp_path / "broken.npz"
     path.write_bytes(b"PK\x03\x04 this is not a zip archive")
-    with pytest.raises(CalibrationError, match="broken.npz' cannot be read"):
+    with pytest.raises(CalibrationError, match="broken.npz' is not an .npz archive"):
+        load_calibration(str(path), image_graph())
+
+
+def test_load_text_file_rejected(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("calibration notes\n")
+    with pytest.raises(CalibrationError, match="notes.txt' is not an .npz archive"):
         load_calibration(str(path), image_graph())
 
 

@@ -80,6 +80,8 @@ def _read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     hint = "pass an .npz file with one array per model input, keyed by the input name"
     if not os.path.isfile(path):
         raise CalibrationError(f"calibration file '{path}' not found; {hint}")
+    if not zipfile.is_zipfile(path):
+        raise CalibrationError(f"calibration file '{path}' is not an .npz archive; {hint}")
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
