@@ -16,11 +16,30 @@ def _describe_tensor(tensor: Tensor) -> str:
     return text
 
 
+def _boundary_note(graph: Graph, name: str, is_input: bool) -> str:
+    """For a float port of a quantized graph, the integer tensor model_invoke uses."""
+    tensor = graph.tensors[name]
+    if tensor.dtype != "float32":
+        return ""
+    if is_input:
+        nodes = [n for n in graph.consumers(name) if n.op == "quantize"]
+        inner = graph.tensors[nodes[0].outputs[0]] if nodes else None
+    else:
+        node = graph.producer(name)
+        inner = graph.tensors[node.inputs[0]] if node is not None and node.op == "dequantize" else None
+    if inner is None or inner.quant is None:
+        return ""
+    return (f" (model_invoke: {inner.dtype} scale {inner.quant.scale[0]:g} "
+            f"zero_point {inner.quant.zero_point[0]})")
+
+
 def describe_graph(graph: Graph) -> str:
     lines = [f"model: {graph.name}", "inputs:"]
-    lines += [f"  {_describe_tensor(graph.tensors[n])}" for n in graph.inputs]
+    lines += [f"  {_describe_tensor(graph.tensors[n])}{_boundary_note(graph, n, True)}"
+              for n in graph.inputs]
     lines.append("outputs:")
-    lines += [f"  {_describe_tensor(graph.tensors[n])}" for n in graph.outputs]
+    lines += [f"  {_describe_tensor(graph.tensors[n])}{_boundary_note(graph, n, False)}"
+              for n in graph.outputs]
     counts = Counter(node.op for node in graph.nodes)
     lines.append(f"operators ({len(graph.nodes)} nodes after import):")
     lines += [f"  {op}: {count}" for op, count in sorted(counts.items())]

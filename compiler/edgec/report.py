@@ -68,5 +68,7 @@ def write_report(report: dict, out_dir: Path) -> None:
         f"Weights and constant parameters: {totals['weight_bytes']} bytes  ",
         f"Arena: {totals['arena_bytes']} bytes",
         "",
+        "An arena offset of '-' means the layer writes the caller's output buffer directly.",
+        "",
     ]
     (out_dir / "report.md").write_text("\n".join(lines))

@@ -117,16 +117,20 @@ def _check_support(model: onnx.ModelProto, opset: int, path: Path) -> None:
     """Raise one UnsupportedOperatorError that lists every node edgec cannot convert."""
     constants = {init.name for init in model.graph.initializer}
     problems = []
+    op_counts: dict[str, int] = {}
     for node in model.graph.node:
         problem = _node_problem(node, constants, opset)
         if problem is None and is_foldable(node, constants):
             constants.update(name for name in node.output if name)
         elif problem is not None:
             problems.append(problem)
+            op_counts[node.op_type] = op_counts.get(node.op_type, 0) + 1
     if not problems:
         return
+    summary = ", ".join(f"{op} x{count}" for op, count in sorted(op_counts.items()))
     message = (
-        f"'{path}': {len(problems)} ONNX node(s) not supported: {', '.join(problems)}. "
+        f"'{path}': {len(problems)} ONNX node(s) not supported ({summary}): "
+        f"{', '.join(problems)}. "
         f"Supported operators: {', '.join(sorted(CONVERTERS))}, and any operator whose inputs "
         "are all constants."
     )
