@@ -76,7 +76,10 @@ class _Reader:
 def onnxruntime_outputs(onnx_path: Path, calib: dict, evals: dict) -> np.ndarray:
     import onnx
     from onnxruntime.quantization import (
-        CalibrationMethod, QuantFormat, QuantType, quantize_static,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
     )
 
     model = onnx.load(str(onnx_path))

@@ -19,7 +19,6 @@ from tflite.TensorType import TensorType
 
 from edgec.frontend.tflite import load_tflite
 
-
 _NUMPY_OF_TYPE = {
     TensorType.FLOAT32: "<f4",
     TensorType.INT8: "i1",

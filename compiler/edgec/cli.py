@@ -10,8 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from edgec import __version__
 from edgec.errors import EdgecError, ModelFormatError
 
@@ -56,7 +54,11 @@ def cmd_compile(args) -> int:
 
 def cmd_run(args) -> int:
     from edgec.runner import (
-        check_output_path, load_input_file, read_metadata, run_project, save_output_file,
+        check_output_path,
+        load_input_file,
+        read_metadata,
+        run_project,
+        save_output_file,
     )
 
     output = Path(args.output)

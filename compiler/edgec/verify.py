@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from edgec.codegen.boundary import split_boundary
+from edgec.errors import EdgecError
 from edgec.ir import DTYPES, Graph
 from edgec.pipeline import generate, load_quantized
 from edgec.reference.interpreter import run_samples
-from edgec.errors import EdgecError
 from edgec.runner import DEFAULT_TIMEOUT_S, check_input, run_project
 from edgec.targets import load_target
 

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from edgec.pipeline import compile_model
-from edgec.toolchain import build
 from edgec.targets import load_target
+from edgec.toolchain import build
 
 
 def _same_tree(left, right) -> list[str]:

@@ -24,7 +24,7 @@ from edgec.targets import load_target
 from tests.conftest import REPOSITORY
 
 sys.path.insert(0, str(REPOSITORY / "bench"))
-import quant_compare  # noqa: E402
+import quant_compare
 
 ONNX_FILES = [
     ("keyword_spotting", "keyword_spotting.onnx"),

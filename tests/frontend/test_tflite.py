@@ -24,10 +24,16 @@ from edgec.frontend import load_model
 from edgec.frontend.tflite import load_tflite, output_size, resolve_padding
 from tests.conftest import MLPERF_TINY
 from tests.tflite_builder import (
-    Op, T, act, build_model, const, conv_options, load_single_op, weights,
+    Op,
+    T,
+    act,
+    build_model,
+    const,
+    conv_options,
+    load_single_op,
+    weights,
     write_model,
 )
-
 
 EXPECTED_OP_COUNTS = {
     "keyword_spotting": {

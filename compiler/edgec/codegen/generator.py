@@ -18,7 +18,7 @@ import jinja2
 import numpy as np
 
 from edgec import __version__, toolchain
-from edgec.codegen.boundary import Boundary, Port, split_boundary
+from edgec.codegen.boundary import Boundary, split_boundary
 from edgec.ir import Graph
 from edgec.lower.calls import CTYPES, KernelCall, LoweringContext, check_supported, lower_node
 from edgec.memory import MemoryPlan, plan_memory

@@ -34,7 +34,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 # Imported for their converter registrations.
-import edgec.frontend.onnx_compute_ops  # noqa: F401
+import edgec.frontend.onnx_compute_ops
 import edgec.frontend.onnx_layout_ops  # noqa: F401
 from edgec.errors import ModelFormatError, UnsupportedOperatorError
 from edgec.frontend.onnx_constant import fold_node, is_foldable

@@ -3,4 +3,4 @@
 from edgec.ir.graph import DTYPES, Graph, Node, Quant, Tensor
 from edgec.ir.ops import OPS, OpSpec
 
-__all__ = ["DTYPES", "Graph", "Node", "OPS", "OpSpec", "Quant", "Tensor"]
+__all__ = ["DTYPES", "OPS", "Graph", "Node", "OpSpec", "Quant", "Tensor"]

@@ -9,8 +9,8 @@ come from ``edgec.lower.params``, the same source the reference interpreter uses
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

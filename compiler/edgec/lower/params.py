@@ -12,8 +12,8 @@ register one function with ``@params_for("op")`` returning a ``KernelParams``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -15,7 +15,7 @@ an op, register one function in each registry.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def _is_float_node(node: Node, graph: Graph) -> bool:
 
 def _load_kernels() -> None:
     # Imported for their registration side effects.
-    import edgec.reference.float_ops  # noqa: F401
+    import edgec.reference.float_ops
     import edgec.reference.int_ops  # noqa: F401
 
 
