@@ -25,6 +25,8 @@ from edgec.runner import METADATA_FILE
 from edgec.targets import Target, load_target
 
 BOUNDARY_OPS = {"quantize", "dequantize"}
+# Prefixes whose <prefix>.c would collide with a file the project always contains.
+RESERVED_PREFIXES = {"harness"}
 
 
 def needs_quantization(graph: Graph) -> bool:
@@ -78,6 +80,10 @@ def generate(graph: Graph, target: Target, out_dir: Path, prefix: str, source: P
     """Write the C project of the integer ``graph`` into ``out_dir`` atomically."""
     if not prefix.isidentifier() or not prefix.isascii():
         raise EdgecError(f"--prefix '{prefix}' is not a valid C identifier")
+    if prefix in RESERVED_PREFIXES:
+        raise EdgecError(
+            f"--prefix '{prefix}' would overwrite the project's own {prefix}.c: choose another"
+        )
     out_dir = check_output_dir(out_dir)
     code = build_model_code(graph, prefix, source)
     staging = _make_staging_dir(out_dir)

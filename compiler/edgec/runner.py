@@ -114,12 +114,15 @@ def check_input(arrays: dict[str, np.ndarray], port: dict) -> np.ndarray:
     if dtype == "float32":
         if not np.issubdtype(array.dtype, np.floating):
             raise CalibrationError(f"input '{name}' must be float32, got {array.dtype}")
+        with np.errstate(over="ignore"):
+            array = np.ascontiguousarray(array, dtype=np.float32)
         invalid = int(np.count_nonzero(~np.isfinite(array)))
         if invalid:
             raise CalibrationError(
-                f"input '{name}' contains {invalid} NaN or infinite values; replace them"
+                f"input '{name}' contains {invalid} NaN or infinite values (in float32); "
+                "replace them"
             )
-        return np.ascontiguousarray(array, dtype=np.float32)
+        return array
     if not np.issubdtype(array.dtype, np.integer):
         raise CalibrationError(
             f"input '{name}' must be {dtype} (the model's quantized I/O type), got "

@@ -254,6 +254,12 @@ def _read_quant(path: str, name: str, shape: tuple[int, ...], tensor) -> Quant |
             "(scale, zero point) quantization only"
         )
     scale = params.ScaleAsNumpy().astype(np.float32)
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        bad = scale[~(np.isfinite(scale) & (scale > 0))][0]
+        raise ModelFormatError(
+            f"{path}: tensor '{name}' has quantization scale {bad}; scales must be finite and "
+            "positive: re-export the model"
+        )
     zero_point = _int_vector(params.ZeroPointAsNumpy()).astype(np.int64)
     if zero_point.size == 0:
         zero_point = np.zeros(scale.shape, dtype=np.int64)

@@ -351,6 +351,15 @@ def _requantize(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
 @lowers("clip")
 def _clip(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
     params = kernel_params(node, graph)
+    if "output_multiplier" in params.values:
+        # Input and output quantization differ: requantize with the clamp as its range.
+        call = KernelCall(node.name, node.op, "edgec_requantize_s8", [])
+        call.args = [
+            ctx.struct(call, "edgec_requantize_params", "params", dict(params.values)),
+            str(graph.tensors[node.outputs[0]].size),
+            ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
+        ]
+        return call
     call = KernelCall(node.name, node.op, "edgec_clip_s8", [])
     call.args = [
         str(params["activation_min"]), str(params["activation_max"]),

@@ -201,7 +201,7 @@ def _require_same_quant(node: Node, graph: Graph) -> None:
         )
 
 
-@params_for("average_pool2d", "max_pool2d", "clip")
+@params_for("average_pool2d", "max_pool2d")
 def _pool_params(node: Node, graph: Graph) -> KernelParams:
     _require_same_quant(node, graph)
     kernel = node.attrs.get("kernel")
@@ -283,4 +283,27 @@ def _mean_params(node: Node, graph: Graph) -> KernelParams:
         "activation_min": QMIN[_dtype(graph, node.outputs[0])],
         "activation_max": QMAX[_dtype(graph, node.outputs[0])],
     }
+    return KernelParams(values)
+
+
+@params_for("clip")
+def _clip_params(node: Node, graph: Graph) -> KernelParams:
+    """A clamp, preceded by a requantization when input and output quantization differ.
+
+    TFLite's RELU/RELU6 rescale the same way; with equal quantization the rescale is the
+    identity, so only the clamp remains.
+    """
+    q_in = _quant(graph, node.inputs[0], node)
+    q_out = _quant(graph, node.outputs[0], node)
+    act_min, act_max = activation_range(node, graph)
+    values = {"activation_min": act_min, "activation_max": act_max}
+    if q_in.same_as(q_out):
+        return KernelParams(values)
+    multiplier, shift = quantize_multiplier(float(q_in.scale[0]) / float(q_out.scale[0]))
+    values.update({
+        "input_offset": -int(q_in.zero_point[0]),
+        "output_multiplier": multiplier,
+        "output_shift": shift,
+        "output_offset": int(q_out.zero_point[0]),
+    })
     return KernelParams(values)

@@ -175,8 +175,14 @@ def mul(node, inputs, graph):
 
 @register(INT_KERNELS, "clip")
 def clip(node, inputs, graph):
+    """Clamp; when the quantization changes, requantize first (TFLite's RELU does the same)."""
     params = kernel_params(node, graph)
-    return [_clamp(np.asarray(inputs[0], dtype=np.int64), params, _out_dtype(node, graph))]
+    values = np.asarray(inputs[0], dtype=np.int64)
+    if "output_multiplier" in params.values:
+        values = fp.multiply_by_quantized_multiplier(
+            values + params["input_offset"], params["output_multiplier"], params["output_shift"]
+        ) + params["output_offset"]
+    return [_clamp(values, params, _out_dtype(node, graph))]
 
 
 @register(INT_KERNELS, "mean")

@@ -93,7 +93,7 @@ def run_samples(
     sample axis, so an output of shape ``(1, 10)`` comes back as ``(N, 1, 10)``.
     """
     count = len(next(iter(feeds.values())))
-    names = keep if keep is not None else graph.outputs
+    names = list(dict.fromkeys(keep if keep is not None else graph.outputs))
     collected: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for i in range(count):
         sample = {name: feeds[name][i] for name in graph.inputs}
