@@ -36,3 +36,26 @@ def test_inspect_float_onnx_needs_calibration(models):
     assert "input: float32 [1, 3, 96, 96]" in result.stdout
     assert "transpose: 1" in result.stdout
     assert "quantized: no (compile needs --calibration)" in result.stdout
+
+
+def test_verify_command_on_cortex_m4(models):
+    result = run_edgec("verify", str(models / "tflite" / "keyword_spotting_int8.tflite"),
+                       "--target", "cortex-m4",
+                       "--input", str(models / "data" / "eval" / "keyword_spotting.npz"))
+
+    assert result.returncode == 0, result.stderr
+    assert "20 samples: 10 from --input, 10 random" in result.stdout
+    assert "target == TFLite Micro, bit-exact on 20 samples" in result.stdout
+    assert "verification passed on cortex-m4" in result.stdout
+
+
+def test_verify_command_on_onnx_prints_accuracy(models):
+    result = run_edgec("verify", str(models / "onnx" / "anomaly_detection.onnx"),
+                       "--target", "host",
+                       "--calibration", str(models / "data" / "calib" / "anomaly_detection.npz"),
+                       "--input", str(models / "data" / "eval" / "anomaly_detection.npz"),
+                       "--random", "0")
+
+    assert result.returncode == 0, result.stderr
+    assert "target == reference interpreter, bit-exact on 42 samples" in result.stdout
+    assert "vs onnxruntime float (informational, not a pass/fail check): SQNR" in result.stdout
