@@ -135,3 +135,16 @@ def test_prefix_harness_rejected(models, tmp_path):
     assert result.returncode == 2
     assert "--prefix 'harness'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_accumulator_overflow_rejected(tmp_path):
+    depth = 70_000
+    weights = T("w", (2, depth), TensorType.INT8, np.full((2, depth), 127), [0.01, 0.01],
+                [0, 0], 0)
+    tensors = [act("x", (1, depth), 0.05, 127), weights, act("y", (1, 2), 1.0, 0)]
+    options = ("FullyConnectedOptions", {"fused_activation_function": Act.NONE})
+    model = write_model(tmp_path, tensors, [Op(B.FULLY_CONNECTED, ["x", "w", ""], ["y"], options)],
+                        ["x"], ["y"])
+
+    with pytest.raises(UnsupportedAttributeError, match="70000 taps can overflow"):
+        compile_model(model, "host", tmp_path / "out")

@@ -121,6 +121,7 @@ def _conv_params(node: Node, graph: Graph) -> KernelParams:
     )
     multipliers, shifts = _per_channel_multipliers(real)
     act_min, act_max = activation_range(node, graph)
+    _check_accumulator_bound(node, graph)
     values = {
         "input_offset": -int(q_in.zero_point[0]),
         "filter_offset": -int(q_w.zero_point[0]),
@@ -129,6 +130,27 @@ def _conv_params(node: Node, graph: Graph) -> KernelParams:
         "activation_max": act_max,
     }
     return KernelParams(values, multipliers, shifts)
+
+
+def _check_accumulator_bound(node: Node, graph: Graph) -> None:
+    """Reject a layer whose int32 accumulator could overflow in the C kernels.
+
+    Each tap adds (input + input_offset) * (filter + filter_offset), at most 255 * 255 in
+    magnitude (255 * 127 for symmetric weights); the bias adds at most max|bias|.
+    """
+    filt = graph.tensors[node.inputs[1]]
+    taps = filt.size // _output_channels(node, graph)
+    if node.op == "depthwise_conv2d":
+        taps = filt.shape[1] * filt.shape[2]
+    weight_bound = int(np.abs(filt.data.astype(np.int64) - int(filt.quant.zero_point[0])).max(initial=0))
+    bias = graph.tensors[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    bias_bound = int(np.abs(bias.data.astype(np.int64)).max(initial=0)) if bias is not None else 0
+    bound = taps * 255 * weight_bound + bias_bound
+    if bound > 2**31 - 1:
+        raise UnsupportedAttributeError(
+            f"node '{node.name}' ({node.op}): {taps} taps can overflow the int32 accumulator "
+            f"(bound {bound}); split the layer into smaller ones"
+        )
 
 
 def _output_channels(node: Node, graph: Graph) -> int:
