@@ -133,19 +133,18 @@ def _conv_params(node: Node, graph: Graph) -> KernelParams:
 
 
 def _check_accumulator_bound(node: Node, graph: Graph) -> None:
-    """Reject a layer whose int32 accumulator could overflow in the C kernels.
+    """Reject a layer whose sum of products could overflow the C kernels' int32 accumulator.
 
-    Each tap adds (input + input_offset) * (filter + filter_offset), at most 255 * 255 in
-    magnitude (255 * 127 for symmetric weights); the bias adds at most max|bias|.
+    Each tap adds (input + input_offset) * (filter + filter_offset), at most 255 times the
+    largest filter magnitude. The bias is added afterwards with a defined two's-complement
+    wrap, as the reference interpreter does, so it is not part of the bound.
     """
     filt = graph.tensors[node.inputs[1]]
     taps = filt.size // _output_channels(node, graph)
     if node.op == "depthwise_conv2d":
         taps = filt.shape[1] * filt.shape[2]
-    weight_bound = int(np.abs(filt.data.astype(np.int64) - int(filt.quant.zero_point[0])).max(initial=0))
-    bias = graph.tensors[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
-    bias_bound = int(np.abs(bias.data.astype(np.int64)).max(initial=0)) if bias is not None else 0
-    bound = taps * 255 * weight_bound + bias_bound
+    centered = filt.data.astype(np.int64) - int(filt.quant.zero_point[0])
+    bound = taps * 255 * int(np.abs(centered).max(initial=0))
     if bound > 2**31 - 1:
         raise UnsupportedAttributeError(
             f"node '{node.name}' ({node.op}): {taps} taps can overflow the int32 accumulator "
