@@ -1,9 +1,9 @@
-"""The compile pipeline: model file to quantized IR to C project, as one list of steps.
+"""The compile pipeline: model file to quantized IR to C project.
 
-``load_quantized`` reads a model and returns its integer graph (quantizing a float model
-from calibration data); ``compile_model`` generates the C project into a folder atomically:
-files are written to a temporary sibling folder that replaces the destination only when
-everything succeeded, so a failure leaves nothing half-written.
+``load_quantized`` reads a model and returns its integer graph, quantizing a float model
+from calibration data. ``compile_model`` generates the C project atomically: files are
+written to a temporary sibling folder, which replaces the destination only when everything
+succeeded, so a failure leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def generate(graph: Graph, target: Target, out_dir: Path, prefix: str, source: P
 
 
 def _make_staging_dir(out_dir: Path) -> Path:
-    """A temporary sibling of ``out_dir`` with the permissions a new folder would get."""
+    """Create a temporary sibling of ``out_dir`` with the permissions a new folder gets."""
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -138,7 +138,7 @@ def _port_json(port) -> dict:
 def check_output_dir(out_dir: Path) -> Path:
     """Return ``out_dir`` resolved, or raise if compiling into it could lose a user's files.
 
-    A folder is replaced only when it is empty or holds nothing but the files an earlier
+    A folder is replaced only when it is empty or contains nothing but the files an earlier
     ``edgec compile`` wrote (listed in its edgec.json) and the build/ folder of ``make``.
     """
     out_dir = Path(out_dir).resolve()

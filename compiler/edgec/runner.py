@@ -1,8 +1,8 @@
 """Running a generated project on its target: ``edgec run`` and the target side of verify.
 
 Samples are passed to the harness through ``input.bin`` (each sample's inputs concatenated
-in the model's I/O dtypes) and come back in ``output.bin``; the project folder's
-``edgec.json`` says which target, ports, shapes and dtypes to use.
+in the model's I/O dtypes) and come back in ``output.bin``. The project folder's
+``edgec.json`` records the target and the ports' names, shapes and dtypes.
 """
 
 from __future__ import annotations

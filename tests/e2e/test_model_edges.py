@@ -1,6 +1,8 @@
-"""Model shapes at the edges of code generation, each checked against TFLite Micro or the
-reference interpreter: I/O slots that repeat a tensor, constant outputs, unfused Relu,
-misaligned float ports, names that look like C comments, and types the kernels lack."""
+"""Models at the edges of code generation, checked against TFLite Micro or the reference.
+
+The cases: I/O slots that repeat a tensor, constant outputs, unfused Relu, misaligned float
+ports, names that look like C comments, and types the kernels lack.
+"""
 
 from __future__ import annotations
 

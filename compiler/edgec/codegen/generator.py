@@ -113,8 +113,8 @@ def check_dtypes(graph: Graph, boundary: Boundary) -> None:
 def _port_buffers(boundary: Boundary, graph: Graph) -> tuple[dict[str, str], list]:
     """Buffer expressions of the port tensors, and the output slots to fill by copying.
 
-    A tensor gets the first slot it appears in; every later slot of the same tensor (and a
-    slot whose tensor is a constant) is filled by a memcpy at the end of model_invoke.
+    A tensor gets the first slot it appears in. Every later slot of the same tensor, and a
+    slot whose tensor is a constant, is filled by a memcpy at the end of model_invoke.
     """
     buffers: dict[str, str] = {}
     copies: list[tuple[str, str]] = []
@@ -134,7 +134,7 @@ def _port_buffers(boundary: Boundary, graph: Graph) -> tuple[dict[str, str], lis
 
 
 def _c_float(value: float) -> str:
-    """A C float literal that reads back as exactly the same float32."""
+    """Format a C float literal that reads back as exactly the same float32."""
     text = f"{float(np.float32(value)):.9g}"
     if not any(c in text for c in ".eEn"):
         text += ".0"

@@ -68,7 +68,7 @@ class LoweringContext:
         return f"{self.prefix}_n{self.index}_{suffix}"
 
     def buffer(self, name: str, const: bool = False) -> str:
-        """The C pointer expression of tensor ``name``; ``const`` for a kernel input."""
+        """Return the C pointer expression of tensor ``name`` (``const`` for a kernel input)."""
         if name in self._constant_symbols or self.graph.tensors[name].is_constant:
             return self.constant(name)
         expr = self.buffers[name]

@@ -78,7 +78,7 @@ def _dtype(graph: Graph, name: str) -> str:
 
 
 def activation_range(node: Node, graph: Graph) -> tuple[int, int]:
-    """The fused activation as ``(activation_min, activation_max)`` in the output's domain.
+    """Return the fused activation as ``(activation_min, activation_max)`` in the output's domain.
 
     Bounds are quantized as TFLite's CalculateActivationRangeQuantized does it: float32
     division by the scale, rounded half away from zero, plus the zero point, then clamped
@@ -309,7 +309,7 @@ def _mean_params(node: Node, graph: Graph) -> KernelParams:
 
 @params_for("clip")
 def _clip_params(node: Node, graph: Graph) -> KernelParams:
-    """A clamp, preceded by a requantization when input and output quantization differ.
+    """Compute a clamp, preceded by a requantization when the quantization changes.
 
     TFLite's RELU/RELU6 rescale the same way; with equal quantization the rescale is the
     identity, so only the clamp remains.

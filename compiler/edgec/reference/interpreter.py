@@ -7,7 +7,7 @@ calibration and accuracy checks.
 Kernels are looked up in two registries keyed by op name: ``FLOAT_KERNELS`` (float32
 tensors, ``edgec.reference.float_ops``) and ``INT_KERNELS`` (quantized tensors,
 ``edgec.reference.int_ops``). A kernel has the signature
-``kernel(node, inputs, graph) -> list[np.ndarray]`` where ``inputs`` holds one array per
+``kernel(node, inputs, graph) -> list[np.ndarray]`` where ``inputs`` contains one array per
 node input (``None`` for an empty optional input), each with exactly the shape of its graph
 tensor: the interpreter runs one sample at a time (``run_samples`` loops over a batch). To add
 an op, register one function in each registry.
