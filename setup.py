@@ -1,7 +1,7 @@
 """Build hook: copy the C runtime, templates and target files into the wheel.
 
-They live at the repository root (runtime_c/, templates/, targets/) so that a checkout reads
-them in place; an installed wheel carries copies under edgec/data/, where
+They live at the repository root (runtime_c/, templates/, targets/), so a checkout reads
+them in place. An installed wheel carries copies under edgec/data/, where
 ``edgec.resources`` looks first.
 """
 

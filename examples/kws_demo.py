@@ -63,7 +63,7 @@ def main() -> int:
 
 
 def _spoken_labels(inputs: np.ndarray, features) -> list[str]:
-    """The recording each eval input was cut from, when the feature set names it."""
+    """Return the recording each eval input was cut from, where the feature set names it."""
     labels = []
     for sample in inputs:
         matches = [i for i, x in enumerate(features["x"]) if np.array_equal(x, sample)]

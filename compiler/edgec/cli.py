@@ -1,7 +1,7 @@
 """The ``edgec`` command line: compile, run, verify, inspect, targets.
 
-User errors (``EdgecError``) print one line ``edgec: error: ...`` and exit with their status
-(2 for invalid input, 1 for a failed build, run or verification); no traceback.
+User errors (``EdgecError``) print one line ``edgec: error: ...`` without a traceback. The
+exit status is 2 for invalid input and 1 for a failed build, run or verification.
 """
 
 from __future__ import annotations

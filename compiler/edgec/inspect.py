@@ -1,4 +1,4 @@
-"""``edgec inspect``: a readable summary of a model as edgec's frontend sees it."""
+"""``edgec inspect``: a readable summary of a model as edgec's frontend imports it."""
 
 from __future__ import annotations
 

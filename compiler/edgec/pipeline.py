@@ -169,9 +169,9 @@ def check_output_dir(out_dir: Path) -> Path:
         and str(path.relative_to(out_dir)) not in generated
     )
     if foreign:
-        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        listed = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise EdgecError(
-            f"--output {out_dir} contains files edgec did not write ({shown}): move them "
+            f"--output {out_dir} contains files edgec did not write ({listed}): move them "
             "or choose another --output, so that compiling does not delete them"
         )
     return out_dir

@@ -103,14 +103,22 @@ def check_input(arrays: dict[str, np.ndarray], port: dict) -> np.ndarray:
             f"add an array '{name}' of shape [N, {', '.join(map(str, shape))}]"
         )
     array = np.asarray(arrays[name])
-    per_sample = array.shape[1:]
+    _check_sample_shape(name, array, shape)
+    return _convert_dtype(name, array, dtype)
+
+
+def _check_sample_shape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
     accepted = [shape] + ([shape[1:]] if shape and shape[0] == 1 else [])
-    if per_sample not in accepted:
+    if array.shape[1:] not in accepted:
         expected = " or ".join(f"[N, {', '.join(map(str, a))}]" for a in accepted)
         raise CalibrationError(
             f"input '{name}' has shape {list(array.shape)}, expected {expected} "
             "(samples on the first axis)"
         )
+
+
+def _convert_dtype(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
+    """Return ``array`` in the port's dtype; reject non-finite floats and out-of-range ints."""
     if dtype == "float32":
         if not np.issubdtype(array.dtype, np.floating):
             raise CalibrationError(f"input '{name}' must be float32, got {array.dtype}")

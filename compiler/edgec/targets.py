@@ -1,9 +1,9 @@
 """Compilation targets: one TOML file per target in the ``targets/`` folder.
 
-A ``Target`` contains what the build and run steps need: the C compiler and its flags, the
-platform files (startup code, linker script) copied from ``runtime_c/`` into a generated
-project, the emulator command, the Debian packages that provide them, and the flash and RAM
-of a typical board, for fit checks in the compile report.
+A ``Target`` contains what the build and run steps need. That is the C compiler and its
+flags, the platform files (startup code, linker script) copied from ``runtime_c/`` into a
+generated project, the emulator command, and the Debian packages that provide them. It also
+gives the flash and RAM of a typical board, for fit checks in the compile report.
 
 Adding a target means adding ``targets/<name>.toml``; no Python changes unless it needs a new
 ``kind`` (which ``edgec.emulator`` and the Makefile template must then handle). The loader

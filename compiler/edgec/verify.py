@@ -105,12 +105,12 @@ def verify_model(
     graph = load_quantized(model_path, calibration, quiet=True)
     graph.name = model_path.stem
     feeds, notes = match_inputs(graph, input_arrays) if input_arrays else ({}, [])
-    given = len(next(iter(feeds.values()))) if feeds else 0
+    from_file = len(next(iter(feeds.values()))) if feeds else 0
     if random_count:
         feeds = concat_feeds(feeds, random_inputs(graph, random_count))
     count = len(next(iter(feeds.values())))
     result = VerifyResult(count, lines=list(notes))
-    result.lines.append(f"{count} samples: {given} from --input, {random_count} random")
+    result.lines.append(f"{count} samples: {from_file} from --input, {random_count} random")
 
     with tempfile.TemporaryDirectory(prefix="edgec-verify-") as tmp:
         project = (work_dir or Path(tmp)) / "project"

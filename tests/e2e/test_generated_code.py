@@ -40,7 +40,8 @@ def test_generated_code_builds_with_werror(models, tmp_path, target):
     makefile = (project / "Makefile").read_text()
     binary = build(project, load_target(target))
 
-    assert "-Werror" in makefile and "-Wextra" in makefile
+    assert "-Werror" in makefile
+    assert "-Wextra" in makefile
     assert binary.is_file()
 
 

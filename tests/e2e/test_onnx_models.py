@@ -1,9 +1,9 @@
 """End to end: the float ONNX models, quantized by edgec, on the emulated Cortex-M4.
 
 Each model (NHWC and `_nchw` files) is compiled with its real calibration data and run on
-cortex-m4 with the real eval data: the board's output must equal the reference interpreter
-bit for bit, and its accuracy against onnxruntime float must be at least that of
-onnxruntime's own quantize_static (QDQ, per-channel, MinMax) on the same data.
+cortex-m4 with the real eval data. The board's output must equal the reference interpreter
+bit for bit. Its accuracy against onnxruntime float must be at least that of onnxruntime's
+own quantize_static (QDQ, per-channel, MinMax) on the same data.
 """
 
 from __future__ import annotations

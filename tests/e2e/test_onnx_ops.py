@@ -1,8 +1,8 @@
 """Generated float ONNX graphs with the ops the MLPerf Tiny models lack, end to end.
 
 Each graph is quantized from calibration data, compiled for host and cortex-m4, and run by
-`edgec verify`'s code path: the target's output must equal the reference interpreter bit
-for bit, and stay close to onnxruntime float (SQNR above 25 dB on calibration samples).
+`edgec verify`'s code path. The target's output must equal the reference interpreter bit
+for bit and stay close to onnxruntime float (SQNR above 25 dB on calibration samples).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """End to end: the four MLPerf Tiny int8 TFLite models on every target, against TFLite Micro.
 
 Each model is compiled, built and run on the target (QEMU for cortex-m4 and cortex-a53) on
-its real eval inputs plus 10 random inputs; the target's output must equal both edgec's
+its real eval inputs plus 10 random inputs. The target's output must equal both edgec's
 reference interpreter and TFLite Micro's interpreter bit for bit.
 """
 

@@ -1,9 +1,9 @@
 """Single-operator int8 TFLite models against TFLite Micro, on host and the Cortex-M4.
 
-The MLPerf Tiny models exercise only some ops and parameter combinations; these generated
-models cover the rest (max pooling, mean, sub, mul, broadcasting, pad, concat, transpose,
-requantization, dilation, stride 2 on even sizes, depthwise multipliers, padding on the
-zero point). Each is verified with `edgec verify`'s code path: the target's output must
+The MLPerf Tiny models exercise only some ops and parameter combinations. These generated
+models cover the rest: max pooling, mean, sub, mul, broadcasting, pad, concat, transpose,
+requantization, dilation, stride 2 on even sizes, depthwise multipliers, and padding on the
+zero point. Each is verified with `edgec verify`'s code path. The target's output must
 equal edgec's reference interpreter and TFLite Micro bit for bit on 20 random inputs.
 """
 

@@ -59,7 +59,7 @@ def converter(
 
 def find_converter(op_type: str, opset: int) -> Converter | None:
     """Return the converter of ``op_type`` for a model of ``opset``, or None."""
-    # NOTE: the registrations match the op schemas of onnx 1.23 (up to opset 28); an opset
+    # NOTE: the registrations match the op schemas of onnx 1.23 (up to opset 28). An opset
     # that later changes an op's semantics needs its own registration.
     chosen = None
     for entry in CONVERTERS.get(op_type, []):

@@ -8,7 +8,7 @@ Invariants:
 - ``Graph.nodes`` is in a valid execution order (every input is a graph input, a constant,
   or the output of an earlier node).
 - Activation layout is NHWC for 4-D tensors once a frontend has finished.
-- Op names and attribute keys are listed in ``edgec.ir.ops.OPS``; ``Graph.check`` rejects
+- Op names and attribute keys are listed in ``edgec.ir.ops.OPS``. ``Graph.check`` rejects
   anything else, so a pass cannot silently produce an op the backends do not know.
 """
 

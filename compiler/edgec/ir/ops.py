@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class OpSpec:
-    """What an op takes: its input names (in order) and the attribute keys it accepts."""
+    """An op's signature: its input names (in order) and the attribute keys it accepts."""
 
     inputs: tuple[str, ...]
     attrs: tuple[str, ...] = ()

@@ -167,6 +167,7 @@ def _conv(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
     depthwise = node.op == "depthwise_conv2d"
     function = "edgec_depthwise_conv2d_s8" if depthwise else "edgec_conv2d_s8"
     call = KernelCall(node.name, node.op, function, [])
+
     strides = node.attrs.get("strides", (1, 1))
     dilations = node.attrs.get("dilations", (1, 1))
     pads = node.attrs.get("pads", (0, 0, 0, 0))
@@ -183,6 +184,7 @@ def _conv(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
         "activation_min": params["activation_min"],
         "activation_max": params["activation_max"],
     }
+
     call.args = [
         ctx.struct(call, "edgec_conv_params", "params", fields),
         _quant_struct(ctx, call, params),
@@ -194,6 +196,7 @@ def _conv(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
         _dims_struct(ctx, call, "output_dims", out_shape),
         ctx.buffer(node.outputs[0]),
     ]
+
     taps = w_shape[1] * w_shape[2] * (1 if depthwise else w_shape[3])
     call.macs = int(np.prod(out_shape)) * taps
     return call

@@ -9,7 +9,7 @@ Algorithm:
    already-placed tensor whose lifetime intersects its own.
 3. The arena size is the highest end offset.
 
-This greedy-by-size heuristic is not optimal (the problem is NP-hard); it costs
+This greedy-by-size heuristic is not optimal, because the problem is NP-hard. It costs
 O(n^2 log n) for n tensors, which is negligible for the graphs edgec compiles. Graph inputs
 and outputs are not placed: the kernels read and write the caller's buffers directly.
 """

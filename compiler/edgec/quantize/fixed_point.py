@@ -5,8 +5,8 @@ double-rounding requantization (the default build of TFLite and TFLite Micro), w
 gemmlowp's arithmetic:
 
 - ``saturating_rounding_doubling_high_mul(a, b)``: the high 32 bits of ``2 * a * b``, rounded
-  to nearest with ties toward +infinity (a product of -2**30 gives 0); the single overflow
-  case ``a == b == INT32_MIN`` saturates to ``INT32_MAX`` (Arm's VQRDMULH computes the same).
+  to nearest with ties toward +infinity (a product of -2**30 gives 0). The single overflow
+  case ``a == b == INT32_MIN`` saturates to ``INT32_MAX``, as Arm's VQRDMULH does.
 - ``rounding_divide_by_pot(x, e)``: ``x / 2**e`` rounded half away from zero.
 - ``multiply_by_quantized_multiplier(x, m, shift)``: ``x * m * 2**(shift - 31)``, computed as
   a left shift (when ``shift > 0``), the doubling high multiply, then a rounding right shift.

@@ -35,7 +35,7 @@ def _clamp(values, params, dtype):
 
 
 def _windows(x: np.ndarray, node: Node, kernel: tuple[int, int], pad_value: int):
-    """Yield ``(ky, kx, slice)`` with the input patch each filter tap sees, over all outputs.
+    """Yield ``(ky, kx, slice)`` with the input patch each filter tap reads, over all outputs.
 
     ``x`` is one NHWC sample; the input is padded with ``pad_value`` so that padded taps
     contribute nothing after the offset is applied.

@@ -184,7 +184,7 @@ typedef struct {
     int32_t activation_max;
 } edgec_mean_params;
 
-/* Mean over the axes of a tensor padded to 4-D whose reduce_axes[i] is 1; the output holds
+/* Mean over the axes of a tensor padded to 4-D whose reduce_axes[i] is 1; the output contains
  * the remaining dims in order. */
 edgec_status edgec_mean_s8(const edgec_mean_params *params, const int32_t input_shape[4],
                            const int32_t reduce_axes[4], const int8_t *input, int8_t *output);
