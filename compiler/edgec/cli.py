@@ -1,4 +1,4 @@
-"""The ``edgec`` command line: compile, run, verify, inspect, targets.
+"""The ``edgec`` command line: compile, run, verify, bench, inspect, targets.
 
 User errors (``EdgecError``) print one line ``edgec: error: ...`` without a traceback. The
 exit status is 2 for invalid input and 1 for a failed build, run or verification.
@@ -38,10 +38,14 @@ def _positive_float(value: str) -> float:
 
 
 def cmd_compile(args) -> int:
+    from edgec.fit import parse_byte_size
     from edgec.pipeline import compile_model
 
+    flash = parse_byte_size(args.flash, "--flash") if args.flash is not None else None
+    ram = parse_byte_size(args.ram, "--ram") if args.ram is not None else None
     report = compile_model(
-        _model_path(args.model), args.target, Path(args.output), args.calibration, args.prefix
+        _model_path(args.model), args.target, Path(args.output), args.calibration, args.prefix,
+        flash_bytes=flash, ram_bytes=ram,
     )
     totals = report["totals"]
     print(
@@ -90,6 +94,19 @@ def cmd_verify(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import json
+
+    from edgec.bench import bench_project, format_bench
+
+    result = bench_project(Path(args.dir), args.timeout)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_bench(result, Path(args.dir)))
+    return 0
+
+
 def cmd_inspect(args) -> int:
     from edgec.inspect import describe_model
 
@@ -120,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", help="calibration .npz (float models), or 'random'")
     p.add_argument("--config", help="quantization config TOML (not supported yet)")
     p.add_argument("--prefix", default="model", help="C name prefix (default: model)")
+    p.add_argument("--flash", metavar="BYTES",
+                   help="flash limit in bytes (K, KB, M, MB suffixes: 1 K = 1024); "
+                   "overrides the target board's")
+    p.add_argument("--ram", metavar="BYTES",
+                   help="RAM limit in bytes (K, KB, M, MB suffixes: 1 K = 1024); "
+                   "overrides the target board's")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="build a compiled project and run it on its target")
@@ -141,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_float, default=600.0,
                    help="seconds the run on the target may take (default 600)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("bench", help="measure instructions, flash and RAM of one inference")
+    p.add_argument("dir", help="folder written by `edgec compile`")
+    p.add_argument("--json", action="store_true",
+                   help="print the figures as one JSON object on the last line")
+    p.add_argument("--timeout", type=_positive_float, default=600.0,
+                   help="seconds the benchmark run on the target may take (default 600)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("inspect", help="print a model's inputs, outputs and operators")
     p.add_argument("model", help="model file (.onnx or .tflite)")

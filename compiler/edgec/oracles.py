@@ -6,6 +6,11 @@ TFLite model; onnxruntime defines the float outputs of an ONNX model.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +40,42 @@ def run_tflite_micro(model_path: Path, inputs: list[np.ndarray]) -> list[np.ndar
         interpreter.invoke()
         outputs.append([np.array(interpreter.get_output(k)) for k in range(output_count)])
     return [np.stack([sample[k] for sample in outputs]) for k in range(output_count)]
+
+
+def tflite_micro_arena_bytes(model_path: Path) -> dict[str, int]:
+    """TFLite Micro's arena use for a model: ``total`` (its arena_used_bytes), ``head``, ``tail``.
+
+    The head holds the tensors its planner places; the tail holds the interpreter's own
+    structures. The Python package does not expose arena_used_bytes(), so this reads the
+    allocation summary that print_allocations() writes to the process's standard error.
+    The figures come from a 64-bit host build, whose structures are larger than on a
+    32-bit microcontroller.
+    """
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_file(str(model_path))
+    text = _native_stderr(interpreter.print_allocations)
+    figures = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
+    if set(figures) != {"total", "head", "tail"}:
+        raise RuntimeError(f"TFLite Micro printed no arena summary for {model_path}: {text[:200]}")
+    return {key: int(value) for key, value in figures.items()}
+
+
+def _native_stderr(function) -> str:
+    """Call ``function`` and return what native code wrote to file descriptor 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            function()
+            # Flush the C library's buffers while the descriptor still points at the file.
+            ctypes.CDLL(None).fflush(None)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        return capture.read().decode(errors="replace")
 
 
 def _output_count(model_path: Path) -> int:

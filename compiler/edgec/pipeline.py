@@ -15,18 +15,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgec import __version__
+from edgec import __version__, toolchain
+from edgec.bench import timed_runs
 from edgec.codegen.generator import build_model_code, write_project
 from edgec.errors import CalibrationError, EdgecError
+from edgec.fit import BoardLimits, board_limits, check_fit
 from edgec.frontend import load_model
 from edgec.ir import Graph
+from edgec.memory_picture import write_memory_picture
 from edgec.report import build_report, write_report
 from edgec.runner import METADATA_FILE
 from edgec.targets import Target, load_target
 
 BOUNDARY_OPS = {"quantize", "dequantize"}
 # Prefixes whose <prefix>.c would collide with a file the project always contains.
-RESERVED_PREFIXES = {"harness"}
+RESERVED_PREFIXES = {"harness", "bench"}
 
 
 def needs_quantization(graph: Graph) -> bool:
@@ -67,17 +70,31 @@ def compile_model(
     calibration: str | None = None,
     prefix: str = "model",
     quiet: bool = False,
+    flash_bytes: int | None = None,
+    ram_bytes: int | None = None,
 ) -> dict:
-    """Compile ``model_path`` for ``target_name`` into ``out_dir``; return the report."""
+    """Compile ``model_path`` for ``target_name`` into ``out_dir``; return the report.
+
+    The model must fit the target's board, whose limits ``flash_bytes`` and ``ram_bytes``
+    override (``--flash``, ``--ram``).
+    """
     target = load_target(target_name)
     check_output_dir(out_dir)
     graph = load_quantized(model_path, calibration, quiet=quiet)
     graph.name = model_path.stem
-    return generate(graph, target, out_dir, prefix, model_path)
+    limits = board_limits(target, flash_bytes, ram_bytes)
+    return generate(graph, target, out_dir, prefix, model_path, limits)
 
 
-def generate(graph: Graph, target: Target, out_dir: Path, prefix: str, source: Path | None) -> dict:
-    """Write the C project of the integer ``graph`` into ``out_dir`` atomically."""
+def generate(
+    graph: Graph, target: Target, out_dir: Path, prefix: str, source: Path | None,
+    limits: BoardLimits | None = None,
+) -> dict:
+    """Write the C project of the integer ``graph`` into ``out_dir`` atomically.
+
+    Raises MemoryPlanError before touching ``out_dir`` when the flash or RAM estimate
+    exceeds ``limits``. None skips that check.
+    """
     if not prefix.isidentifier() or not prefix.isascii():
         raise EdgecError(f"--prefix '{prefix}' is not a valid C identifier")
     if prefix in RESERVED_PREFIXES:
@@ -86,11 +103,15 @@ def generate(graph: Graph, target: Target, out_dir: Path, prefix: str, source: P
         )
     out_dir = check_output_dir(out_dir)
     code = build_model_code(graph, prefix, source)
+    report = build_report(code, graph, target, source, limits)
+    check_fit(report, limits)
     staging = _make_staging_dir(out_dir)
     try:
         write_project(code, graph, target, staging)
-        report = build_report(code, graph, target, source)
+        bench_program = toolchain.render_bench(prefix, timed_runs(target))
+        (staging / toolchain.BENCH_SOURCE).write_text(bench_program)
         write_report(report, staging)
+        write_memory_picture(code.plan, report, staging)
         files = sorted(
             str(path.relative_to(staging)) for path in staging.rglob("*") if path.is_file()
         )

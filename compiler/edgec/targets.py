@@ -13,7 +13,7 @@ TOML layout (see targets/cortex-m4.toml for a full example)::
 
     name, description, kind          top level
     [compiler]  command, package, cflags, ldflags, files
-    [platform]  sources, linker_script
+    [platform]  sources, linker_script, bench_sources
     [emulator]  command, package, cpu_clock_hz
     [board]     name, flash_bytes, ram_bytes
 """
@@ -54,6 +54,9 @@ class Target:
     compiler_files: dict[str, str] = field(default_factory=dict)
     platform_sources: list[str] = field(default_factory=list)
     linker_script: str | None = None
+    # Platform sources that only the benchmark program links (``make bench``): the tick
+    # counter and stack painting of edgec/bench_measure.h.
+    bench_sources: list[str] = field(default_factory=list)
     # Command that runs the binary, with BINARY_PLACEHOLDER for its path; empty for host.
     emulator: list[str] = field(default_factory=list)
     emulator_package: str | None = None
@@ -87,6 +90,7 @@ _SCHEMA = (
     _Key("compiler", "files", "compiler_files", dict),
     _Key("platform", "sources", "platform_sources", list),
     _Key("platform", "linker_script", "linker_script", str),
+    _Key("platform", "bench_sources", "bench_sources", list),
     _Key("emulator", "command", "emulator", list),
     _Key("emulator", "package", "emulator_package", str),
     _Key("emulator", "cpu_clock_hz", "cpu_clock_hz", int),

@@ -3,18 +3,21 @@
 Sits after code generation: the code generator writes the model's C files into a project
 folder, calls ``copy_platform_files`` for the target's startup code and linker script, and
 writes the Makefile from ``render_makefile`` (and, for ``edgec run``, the harness from
-``render_harness``). ``build`` then runs ``make`` in that folder; ``edgec.emulator`` runs
-the result.
+``render_harness``; for ``edgec bench``, the benchmark program from ``render_bench``).
+``build`` then runs ``make`` in that folder; ``edgec.emulator`` runs the result.
 
 Invariants: a generated project is self-contained (a user can run ``make`` in it by hand);
 platform files sit at the same paths relative to the project as they do relative to
-``runtime_c/``; the binary is always ``build/model.elf``. Every missing tool is reported
-with the Debian package that provides it.
+``runtime_c/``; ``make`` builds ``build/model.elf`` and ``make bench`` builds
+``build/bench.elf`` from the same objects, with the harness replaced by the benchmark
+program and the target's bench sources. Every missing tool is reported with the Debian
+package that provides it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -26,6 +29,13 @@ from edgec.resources import runtime_dir, templates_dir
 from edgec.targets import Target
 
 BINARY_PATH = PurePosixPath("build/model.elf")
+BENCH_BINARY_PATH = PurePosixPath("build/bench.elf")
+# Make goals of a generated project and the binary each one builds.
+MAKE_GOALS = {"all": BINARY_PATH, "bench": BENCH_BINARY_PATH}
+
+# The program `edgec run` builds with the model, and the one `edgec bench` builds in its place.
+HARNESS_SOURCE = "harness.c"
+BENCH_SOURCE = "bench.c"
 
 # Every target builds with make; the Debian package has the same name.
 _MAKE_COMMAND = "make"
@@ -35,6 +45,10 @@ _MAKE_PACKAGE = "make"
 OUTPUT_TAIL_LINES = 30
 
 _BUILD_TIMEOUT_S = 600
+
+# A gcc command name: an optional target triplet with its trailing '-', then gcc and an
+# optional version suffix (gcc-12).
+_GCC_NAME = re.compile(r"(?P<triplet>(?:[A-Za-z0-9_.]+-)*)gcc(?:-[0-9.]+)?")
 
 
 def check_toolchain(target: Target, *, compiler: bool = True, emulator: bool = True) -> None:
@@ -72,6 +86,32 @@ def check_toolchain(target: Target, *, compiler: bool = True, emulator: bool = T
         )
 
 
+def size_command(target: Target) -> str:
+    """Return the binutils ``size`` command that matches the target's compiler.
+
+    The name comes from the compiler's: ``arm-none-eabi-gcc`` gives ``arm-none-eabi-size``,
+    ``aarch64-linux-gnu-gcc`` gives ``aarch64-linux-gnu-size``, ``gcc`` (or ``gcc-12``)
+    gives ``size``, in the compiler's folder when its command is a path. Raises
+    ToolchainError when the compiler is not a gcc or the tool is missing.
+    """
+    compiler = PurePosixPath(target.cc)
+    match = _GCC_NAME.fullmatch(compiler.name)
+    if match is None:
+        raise ToolchainError(
+            f"cannot derive the size tool from compiler {target.cc} of target {target.name}: "
+            "edgec bench expects a gcc (for example arm-none-eabi-gcc)"
+        )
+    triplet = match.group("triplet")
+    command = str(compiler.with_name(f"{triplet}size"))
+    if shutil.which(command) is None:
+        package = f"binutils-{triplet.rstrip('-')}" if triplet else "binutils"
+        raise ToolchainError(
+            f"{command} not found: install the Debian package {package} "
+            f"(apt-get install {package})"
+        )
+    return command
+
+
 def _compiler_finds(target: Target, file_name: str) -> bool:
     """Return whether ``cc -print-file-name`` resolves ``file_name`` for the target's flags.
 
@@ -93,8 +133,10 @@ def copy_platform_files(target: Target, project_dir: Path) -> list[str]:
     Files keep their path relative to ``runtime_c/`` (for example
     ``platform/cortex_m/startup_mps2_an386.c``), which is where the Makefile looks for the
     linker script. Returns the C sources to add to the Makefile, relative to the project.
+    The target's bench sources are copied too but not returned, because
+    ``render_makefile`` adds them to the benchmark program only.
     """
-    relative_paths = list(target.platform_sources)
+    relative_paths = list(target.platform_sources) + list(target.bench_sources)
     if target.linker_script:
         relative_paths.append(target.linker_script)
 
@@ -127,8 +169,10 @@ def render_makefile(target: Target, sources: list[str], include_dirs: list[str])
 
     ``sources`` and ``include_dirs`` are relative to the project folder, use ``/``, and
     contain no spaces (make cannot quote them) and no ``..`` (objects go under build/obj/).
+    The Makefile's ``bench`` goal links ``build/bench.elf`` from ``bench_sources(target,
+    sources)``.
     """
-    for path in [*sources, *include_dirs]:
+    for path in [*sources, *include_dirs, *target.bench_sources]:
         _check_project_path(path)
     for source in sources:
         if not source.endswith(".c"):
@@ -137,7 +181,23 @@ def render_makefile(target: Target, sources: list[str], include_dirs: list[str])
         raise ValueError("a Makefile needs at least one C source")
 
     template = _environment().get_template("Makefile.j2")
-    return template.render(target=target, sources=sources, include_dirs=include_dirs)
+    return template.render(
+        target=target,
+        sources=sources,
+        bench_sources=bench_sources(target, sources),
+        include_dirs=include_dirs,
+    )
+
+
+def bench_sources(target: Target, sources: list[str]) -> list[str]:
+    """Return the sources of the benchmark program: ``sources`` with the harness replaced.
+
+    The model, kernel and platform objects stay the same as in ``build/model.elf``.
+    ``bench.c`` takes the place of ``harness.c``, and the target's bench sources (tick
+    counter, stack painting) are added.
+    """
+    shared = [source for source in sources if source != HARNESS_SOURCE]
+    return [*shared, BENCH_SOURCE, *target.bench_sources]
 
 
 def render_harness(prefix: str = "model") -> str:
@@ -151,6 +211,21 @@ def render_harness(prefix: str = "model") -> str:
     return _environment().get_template("harness.c.j2").render(prefix=prefix)
 
 
+def render_bench(prefix: str, timed_runs: int) -> str:
+    """Render the benchmark program that ``edgec bench`` builds with the model.
+
+    The program calls ``<prefix>_invoke`` (integer I/O) ``timed_runs`` times with the tick
+    counter read around each call, then once more on painted stack, and prints one line
+    ``edgec-bench: runs=R ticks=T tick_unit=U stack_bytes=S``.
+    """
+    if not prefix.isidentifier() or not prefix.isascii():
+        raise ValueError(f"C prefix {prefix!r} is not a valid C identifier")
+    if timed_runs < 1:
+        raise ValueError(f"timed_runs is {timed_runs}; the benchmark needs at least one run")
+    template = _environment().get_template("bench.c.j2")
+    return template.render(prefix=prefix, PREFIX=prefix.upper(), timed_runs=timed_runs)
+
+
 def _check_project_path(path: str) -> None:
     parts = PurePosixPath(path).parts
     if not path or path.startswith("/") or "\\" in path or ".." in parts:
@@ -159,17 +234,21 @@ def _check_project_path(path: str) -> None:
         raise ValueError(f"project path {path!r} contains white space, which make cannot handle")
 
 
-def build(project_dir: Path, target: Target) -> Path:
-    """Run ``make`` in ``project_dir`` and return the path of ``build/model.elf``.
+def build(project_dir: Path, target: Target, goal: str = "all") -> Path:
+    """Run ``make goal`` in ``project_dir`` and return the path of the binary it builds.
 
-    Raises ToolchainError when a build tool is missing, and BuildError when the project was
-    generated for another target or the build fails (with the tail of the compiler output).
+    ``goal`` is a key of MAKE_GOALS: ``all`` builds ``build/model.elf``, ``bench``
+    builds ``build/bench.elf``. Raises ToolchainError when a build tool is missing, and
+    BuildError when the project was generated for another target or the build fails (with
+    the tail of the compiler output).
     """
     project_dir = Path(project_dir)
+    if goal not in MAKE_GOALS:
+        raise ValueError(f"unknown make goal {goal!r}; expected one of {', '.join(MAKE_GOALS)}")
     check_toolchain(target, emulator=False)
     _check_project_target(project_dir, target)
 
-    command = [_MAKE_COMMAND, "-C", str(project_dir), f"-j{os.cpu_count() or 1}"]
+    command = [_MAKE_COMMAND, "-C", str(project_dir), f"-j{os.cpu_count() or 1}", goal]
     try:
         result = subprocess.run(
             command,
@@ -193,7 +272,7 @@ def build(project_dir: Path, target: Target) -> Path:
             f"{output_tail(result.stdout)}"
         )
 
-    binary = project_dir / BINARY_PATH
+    binary = project_dir / MAKE_GOALS[goal]
     if not binary.is_file():
         raise BuildError(f"make succeeded but {binary} does not exist; check the Makefile")
     return binary

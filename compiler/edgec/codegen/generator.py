@@ -22,11 +22,13 @@ from edgec.codegen.boundary import Boundary, split_boundary
 from edgec.errors import UnsupportedAttributeError
 from edgec.ir import Graph
 from edgec.lower.calls import CTYPES, KernelCall, LoweringContext, check_supported, lower_node
-from edgec.memory import MemoryPlan, plan_memory
+from edgec.memory import MemoryPlan, choose_schedule, node_alias, plan_memory
 from edgec.resources import runtime_dir, templates_dir
 from edgec.targets import Target
 
 KERNEL_DIR = "kernels/ref"
+IO_INPUT = "io:input"
+IO_OUTPUT = "io:output"
 INCLUDE_DIR = "include"
 IO_FLOAT_SOURCE = f"{KERNEL_DIR}/io_float.c"
 
@@ -50,6 +52,13 @@ class ModelCode:
     def has_float_io(self) -> bool:
         return any(p.is_float for p in self.boundary.inputs + self.boundary.outputs)
 
+    @property
+    def io_offsets(self) -> tuple[int, int] | None:
+        """Arena offsets of the integer input and output buffers of the float I/O helpers."""
+        if IO_INPUT not in self.plan.offsets:
+            return None
+        return self.plan.offsets[IO_INPUT], self.plan.offsets[IO_OUTPUT]
+
 
 def provenance_line(source: Path | None) -> str:
     if source is None:
@@ -65,14 +74,7 @@ def build_model_code(graph: Graph, prefix: str, source: Path | None) -> ModelCod
     check_supported(graph, boundary.core_nodes)
     check_dtypes(graph, boundary)
     buffers, pending_copies = _port_buffers(boundary, graph)
-    steps = [(list(n.inputs), list(n.outputs)) for n in boundary.core_nodes]
-    planned = {
-        name: graph.tensors[name].nbytes
-        for node in boundary.core_nodes
-        for name in node.outputs
-        if name not in buffers
-    }
-    plan = plan_memory(steps, planned)
+    plan = _plan_arena(boundary, graph, buffers, {tensor for _, tensor in pending_copies})
     for name, offset in plan.offsets.items():
         buffers[name] = f"({prefix}_arena + {offset})"
     ctx = LoweringContext(graph, prefix, buffers)
@@ -88,6 +90,78 @@ def build_model_code(graph: Graph, prefix: str, source: Path | None) -> ModelCod
     return ModelCode(
         prefix, provenance_line(source), boundary, calls, plan, arrays, buffers, copies
     )
+
+
+def _plan_arena(
+    boundary: Boundary, graph: Graph, buffers: dict[str, str], copied: set[str]
+) -> MemoryPlan:
+    """Choose the execution order and the arena plan (sets ``boundary.core_nodes``)."""
+    nodes = boundary.core_nodes
+    planned = {
+        name: graph.tensors[name].nbytes
+        for node in nodes
+        for name in node.outputs
+        if name not in buffers
+    }
+    aliases = {}
+    for node in nodes:
+        alias = node_alias(node, graph)
+        if alias and alias.source in planned and node.outputs[0] in planned:
+            aliases[node.outputs[0]] = alias
+
+    io_buffers = _io_buffer_sizes(boundary, nodes)
+    planned.update(io_buffers)
+
+    def plan_for(order):
+        steps = [(list(n.inputs), list(n.outputs)) for n in order]
+        if io_buffers:
+            steps = _with_io_buffers(steps, boundary, buffers, copied)
+        return plan_memory(steps, planned, aliases)
+
+    boundary.core_nodes, plan = choose_schedule(nodes, planned, plan_for)
+    return plan
+
+
+def _io_buffer_sizes(boundary: Boundary, nodes: list) -> dict[str, int]:
+    """Arena space for the integer I/O of the float I/O helpers (none without float ports).
+
+    With float ports, {prefix}_invoke_io() quantizes into an integer input buffer and
+    dequantizes from an integer output buffer. Planning both in the arena, live only while
+    the model reads its inputs or writes its outputs, spares two static buffers.
+    """
+    if not nodes or not any(p.is_float for p in boundary.inputs + boundary.outputs):
+        return {}
+    return {
+        IO_INPUT: max(sum(p.size for p in boundary.inputs), 1),
+        IO_OUTPUT: max(sum(p.size for p in boundary.outputs), 1),
+    }
+
+
+def _with_io_buffers(steps, boundary: Boundary, buffers: dict[str, str], copied: set[str]):
+    """Add the I/O buffers to the steps that read inputs or write outputs.
+
+    The output buffer stays live to the end, and so does the input buffer when an
+    end-of-invoke copy (``copied``: tensors copied into output slots) reads a model input.
+    """
+    inputs = {p.tensor for p in boundary.inputs}
+    outputs = {p.tensor for p in boundary.outputs if buffers.get(p.tensor, "").startswith("(out")}
+    last = len(steps) - 1
+    input_to_end = bool(inputs & copied)
+    result = []
+    output_started = False
+    for index, (reads, writes) in enumerate(steps):
+        reads, writes = list(reads), list(writes)
+        if index == 0:
+            writes.append(IO_INPUT)
+        if any(name in inputs for name in reads) or (input_to_end and index == last):
+            reads.append(IO_INPUT)
+        if output_started:
+            reads.append(IO_OUTPUT)
+        elif any(name in outputs for name in writes) or index == last:
+            writes.append(IO_OUTPUT)
+            output_started = True
+        result.append((reads, writes))
+    return result
 
 
 def check_dtypes(graph: Graph, boundary: Boundary) -> None:

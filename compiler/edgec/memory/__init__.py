@@ -1,5 +1,7 @@
-"""Static memory planning: arena offsets for every activation tensor."""
+"""Static memory planning: execution order, in-place aliases and arena offsets."""
 
-from edgec.memory.planner import MemoryPlan, plan_memory
+from edgec.memory.aliasing import Alias, node_alias
+from edgec.memory.planner import MemoryPlan, check_plan, plan_memory
+from edgec.memory.schedule import choose_schedule
 
-__all__ = ["MemoryPlan", "plan_memory"]
+__all__ = ["Alias", "MemoryPlan", "check_plan", "choose_schedule", "node_alias", "plan_memory"]
