@@ -73,7 +73,13 @@ class _Reader:
         return next(self._samples, None)
 
 
-def onnxruntime_outputs(onnx_path: Path, calib: dict, evals: dict) -> np.ndarray:
+def onnxruntime_outputs(
+    onnx_path: Path, calib: dict, evals: dict, method: str = "MinMax"
+) -> np.ndarray:
+    """Eval outputs of onnxruntime's quantize_static (QDQ, per-channel, int8) model.
+
+    ``method`` is a CalibrationMethod name: MinMax, Entropy or Percentile.
+    """
     import onnx
     from onnxruntime.quantization import (
         CalibrationMethod,
@@ -93,7 +99,7 @@ def onnxruntime_outputs(onnx_path: Path, calib: dict, evals: dict) -> np.ndarray
             str(onnx_path), str(quantized), _Reader(calib, shapes),
             quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method=getattr(CalibrationMethod, method),
         )
         return next(iter(run_onnxruntime(quantized, evals).values()))
 

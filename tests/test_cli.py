@@ -58,4 +58,4 @@ def test_verify_command_on_onnx_prints_accuracy(models):
 
     assert result.returncode == 0, result.stderr
     assert "target == reference interpreter, bit-exact on 42 samples" in result.stdout
-    assert "vs onnxruntime float (informational, not a pass/fail check): SQNR" in result.stdout
+    assert "vs onnxruntime on the .onnx file (informational, not a pass/fail check): SQNR" in result.stdout

@@ -37,6 +37,57 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _quant_config(args):
+    """The QuantConfig of --config and the quantization flags, or None when none is given."""
+    from edgec.fit import parse_byte_size
+    from edgec.quantize.config import QuantConfig, load_config, with_overrides
+
+    flags = {
+        "observer": args.observer,
+        "observer_options": {"percentile": args.percentile} if args.percentile else None,
+        "weight_granularity": args.weight_granularity,
+        "weight_bits": args.weight_bits,
+        "group_size": args.group_size,
+        "weight_method": args.weight_method,
+        "bias_correction": True if args.bias_correction else None,
+        "cross_layer_equalization": True if args.cle else None,
+        "smoothquant_alpha": args.smoothquant,
+        "weight_budget": (
+            parse_byte_size(args.weight_budget, "--weight-budget") if args.weight_budget else None
+        ),
+    }
+    if args.config is None and all(value is None for value in flags.values()):
+        return None
+    config = load_config(args.config) if args.config else QuantConfig()
+    return with_overrides(config, **flags)
+
+
+def _add_quantization_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("quantization of float models (all optional)")
+    group.add_argument("--config", help="quantization config TOML (see docs/QUANTIZATION.md)")
+    group.add_argument("--observer", help="activation calibration: minmax (default), "
+                       "moving_minmax, percentile, mse or entropy")
+    group.add_argument("--percentile", type=float,
+                       help="percentile kept by --observer percentile (default 99.99)")
+    group.add_argument("--weight-bits", type=int, choices=[4, 8],
+                       help="weight bits (default 8)")
+    group.add_argument("--weight-granularity", choices=["per-channel", "per-tensor", "per-group"],
+                       help="weight scales (default per-channel; per-group needs 4 bits)")
+    group.add_argument("--group-size", type=int,
+                       help="values per group along the reduction axis (default 32)")
+    group.add_argument("--weight-method", choices=["rtn", "gptq", "awq"],
+                       help="weight rounding: rtn (round to nearest, default), gptq (GPTQ "
+                       "error feedback) or awq (AWQ activation-aware scales)")
+    group.add_argument("--bias-correction", action="store_true",
+                       help="correct the mean output shift that weight rounding causes")
+    group.add_argument("--cle", action="store_true", help="cross-layer equalization")
+    group.add_argument("--smoothquant", type=float, metavar="ALPHA",
+                       help="migrate activation outliers into weights (SmoothQuant, 0..1)")
+    group.add_argument("--weight-budget", metavar="BYTES",
+                       help="choose int8 or int4 weights per layer so that the weight arrays "
+                       "fit BYTES (K, M suffixes)")
+
+
 def cmd_compile(args) -> int:
     from edgec.fit import parse_byte_size
     from edgec.pipeline import compile_model
@@ -45,7 +96,7 @@ def cmd_compile(args) -> int:
     ram = parse_byte_size(args.ram, "--ram") if args.ram is not None else None
     report = compile_model(
         _model_path(args.model), args.target, Path(args.output), args.calibration, args.prefix,
-        flash_bytes=flash, ram_bytes=ram,
+        flash_bytes=flash, ram_bytes=ram, config=_quant_config(args),
     )
     totals = report["totals"]
     print(
@@ -83,7 +134,7 @@ def cmd_verify(args) -> int:
     arrays = load_input_file(Path(args.input)) if args.input else None
     result = verify_model(
         _model_path(args.model), args.target, args.calibration, arrays, args.random,
-        timeout_s=args.timeout,
+        timeout_s=args.timeout, config=_quant_config(args),
     )
     for line in result.lines + result.mismatches:
         print(f"edgec: {line}")
@@ -104,6 +155,27 @@ def cmd_bench(args) -> int:
         print(json.dumps(result))
     else:
         print(format_bench(result, Path(args.dir)))
+    return 0
+
+
+def cmd_quantize_report(args) -> int:
+    from edgec.frontend import load_model
+    from edgec.pipeline import needs_quantization
+    from edgec.quantize.config import ConfigError
+    from edgec.quantize.recipe import quantize_with_config
+    from edgec.quantize_report import build_quantize_report, render_markdown, write_quantize_report
+    from edgec.runner import load_input_file
+
+    model = _model_path(args.model)
+    float_graph = load_model(model)
+    if not needs_quantization(float_graph):
+        raise ConfigError(f"{model} is already quantized; quantize-report takes a float model")
+    eval_arrays = load_input_file(Path(args.eval))
+    int_graph, log = quantize_with_config(float_graph, args.calibration, _quant_config(args))
+    report = build_quantize_report(float_graph, int_graph, eval_arrays, log)
+    paths = write_quantize_report(report, Path(args.output), model.name)
+    print(render_markdown(report, model.name))
+    print(f"edgec: wrote {', '.join(str(p) for p in paths)}")
     return 0
 
 
@@ -135,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="target name (see `edgec targets`)")
     p.add_argument("--output", required=True, help="folder for the generated C project")
     p.add_argument("--calibration", help="calibration .npz (float models), or 'random'")
-    p.add_argument("--config", help="quantization config TOML (not supported yet)")
+    _add_quantization_options(p)
     p.add_argument("--prefix", default="model", help="C name prefix (default: model)")
     p.add_argument("--flash", metavar="BYTES",
                    help="flash limit in bytes (K, KB, M, MB suffixes: 1 K = 1024); "
@@ -163,7 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random samples to add (default 10)")
     p.add_argument("--timeout", type=_positive_float, default=600.0,
                    help="seconds the run on the target may take (default 600)")
+    _add_quantization_options(p)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("quantize-report",
+                       help="per-layer accuracy of the quantized model against the float one")
+    p.add_argument("model", help="float model file (.onnx or .tflite)")
+    p.add_argument("--calibration", required=True, help="calibration .npz")
+    p.add_argument("--eval", required=True, help=".npz of eval inputs")
+    p.add_argument("--output", default="quantize_report",
+                   help="folder for quantize_report.json and .md (default quantize_report)")
+    _add_quantization_options(p)
+    p.set_defaults(func=cmd_quantize_report)
 
     p = sub.add_parser("bench", help="measure instructions, flash and RAM of one inference")
     p.add_argument("dir", help="folder written by `edgec compile`")
@@ -184,9 +267,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "config", None):
-        print("edgec: error: --config is not supported yet; remove it", file=sys.stderr)
-        return 2
     try:
         return args.func(args)
     except EdgecError as error:

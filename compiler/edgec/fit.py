@@ -44,13 +44,21 @@ KERNEL_CODE_BYTES = {
     "edgec_clip_s8": 128,  # 84
     "edgec_concat_s8": 192,  # 140
     "edgec_conv2d_s8": 1088,  # 1052
+    "edgec_conv2d_s8_s4": 1280,  # 1224
+    "edgec_conv2d_s16": 1024,  # 960
     "edgec_depthwise_conv2d_s8": 1024,  # 992
+    "edgec_depthwise_conv2d_s8_s4": 1152,  # 1132
+    "edgec_depthwise_conv2d_s16": 1024,  # 996
     "edgec_fully_connected_s8": 704,  # 640
+    "edgec_fully_connected_s8_s4": 832,  # 788
+    "edgec_fully_connected_s16": 512,  # 480
     "edgec_max_pool2d_s8": 512,  # 464
     "edgec_mean_s8": 832,  # 796
     "edgec_mul_s8": 704,  # 652
     "edgec_pad_s8": 384,  # 336
     "edgec_requantize_s8": 576,  # 516
+    "edgec_requantize_s8_s16": 512,  # 448
+    "edgec_requantize_s16_s8": 576,  # 524
     "edgec_softmax_s8": 1536,  # 1532
     "edgec_transpose_s8": 320,  # 284
 }
@@ -68,20 +76,29 @@ IO_HELPER_PORT_BYTES = 48
 # MLPerf Tiny int8 models and the two generated graphs of tests/e2e/test_onnx_ops.py. Each
 # figure is the largest growth seen, plus 8, rounded up to a multiple of 16.
 # edgec_requantize_s8 and edgec_clip_s8 were not in those models and get the figure of a
-# 5-argument call.
+# 5-argument call. The *_s8_s4 rows were measured the same way on keyword_spotting and
+# image_classification quantized with int4 weights, per channel and per group.
 CALL_SITE_BYTES = {
     "edgec_add_s8": 64,  # largest measured 44
     "edgec_avg_pool2d_s8": 48,  # 36
     "edgec_clip_s8": 48,  # not measured
     "edgec_concat_s8": 48,  # 32
     "edgec_conv2d_s8": 80,  # 72
+    "edgec_conv2d_s8_s4": 96,  # 80
+    "edgec_conv2d_s16": 80,  # not measured, the arguments of edgec_conv2d_s8
     "edgec_depthwise_conv2d_s8": 80,  # 72
+    "edgec_depthwise_conv2d_s8_s4": 96,  # 80
+    "edgec_depthwise_conv2d_s16": 80,  # not measured, as edgec_conv2d_s16
     "edgec_fully_connected_s8": 80,  # 68
+    "edgec_fully_connected_s8_s4": 80,  # 64
+    "edgec_fully_connected_s16": 80,  # not measured, the arguments of the s8 kernel
     "edgec_max_pool2d_s8": 48,  # 28
     "edgec_mean_s8": 48,  # 32
     "edgec_mul_s8": 48,  # 36
     "edgec_pad_s8": 48,  # 36
     "edgec_requantize_s8": 48,  # not measured
+    "edgec_requantize_s8_s16": 48,  # not measured
+    "edgec_requantize_s16_s8": 48,  # not measured
     "edgec_softmax_s8": 48,  # 28
     "edgec_transpose_s8": 32,  # 24
     "memmove": 64,  # 44
@@ -89,7 +106,7 @@ CALL_SITE_BYTES = {
 }
 # A function missing from the tables gets the largest figures.
 DEFAULT_KERNEL_CODE_BYTES = 1536
-DEFAULT_CALL_SITE_BYTES = 80
+DEFAULT_CALL_SITE_BYTES = 96
 # Prologue, epilogue and return of model_invoke (4 bytes for an empty body, and at most
 # about 20 more to save and restore registers).
 INVOKE_FIXED_BYTES = 32
@@ -100,7 +117,8 @@ INVOKE_FIXED_BYTES = 32
 # takes 72 + 24 for its helper. An interrupt pushes 32 bytes on exception entry (no FPU
 # state with -mfloat-abi=soft), so the sum is 56 + 144 + 32 = 232 bytes. 512 leaves room
 # for the caller's frame (model_invoke_io: 24 bytes) and for a small interrupt handler.
-# `edgec bench` measured 128 to 164 bytes for the same four models.
+# `edgec bench` measured 128 to 164 bytes for the same four models. The 16x8 kernels have
+# larger frames, up to 248 bytes (edgec_conv2d_s16): 56 + 248 + 32 = 336 bytes still fit.
 STACK_BASE_BYTES = 512
 
 # Sizes of the C types a kernel parameter struct field can have.
@@ -206,11 +224,27 @@ def weight_bytes(code) -> int:
     return sum(_array_bytes(array) for array in code.arrays)
 
 
-_CTYPE_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4, "float": 4}
+_CTYPE_BYTES = {
+    "int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8, "float": 4,
+}
 
 
 def _array_bytes(array) -> int:
     return int(array.values.size) * _CTYPE_BYTES[array.ctype]
+
+
+def constant_bytes(tensor) -> int:
+    """Return the flash bytes of a constant tensor as the generated C stores it.
+
+    An int4 tensor takes its packed rows, ceil(K / 2) bytes per output channel
+    (``Quant.axis``), plus one byte per group multiplier. Other tensors take ``nbytes``.
+    """
+    if tensor.dtype != "int4":
+        return tensor.nbytes
+    channels = tensor.shape[tensor.quant.axis]
+    reduction = tensor.size // channels if channels else 0
+    multipliers = 0 if not tensor.quant.per_group else tensor.quant.group_multipliers.size
+    return channels * ((reduction + 1) // 2) + multipliers
 
 
 def code_estimate(code) -> dict:

@@ -42,25 +42,30 @@ def needs_quantization(graph: Graph) -> bool:
     return False
 
 
-def load_quantized(model_path: Path, calibration: str | None = None, quiet: bool = False) -> Graph:
-    """Load ``model_path`` and return its integer graph."""
+def load_quantized(
+    model_path: Path, calibration: str | None = None, quiet: bool = False, config=None
+) -> Graph:
+    """Load ``model_path`` and return its integer graph (``config``: a QuantConfig)."""
     graph = load_model(model_path)
     if not needs_quantization(graph):
-        if calibration is not None and not quiet:
-            print(f"edgec: note: {model_path.name} is already quantized; --calibration is "
-                  "not used", file=sys.stderr)
+        unused = [flag for flag, value in (("--calibration", calibration),
+                                           ("the quantization settings", config)) if value]
+        if unused and not quiet:
+            print(f"edgec: note: {model_path.name} is already quantized; "
+                  f"{' and '.join(unused)} not used", file=sys.stderr)
         return graph
     if calibration is None:
         raise CalibrationError(
             f"{model_path} is a float model: pass --calibration DATA.npz (one array per input, "
             "samples on the first axis), or --calibration random for a smoke test only"
         )
-    from edgec.quantize import quantize_model
+    from edgec.quantize.recipe import quantize_with_config
 
     if calibration == "random" and not quiet:
         print("edgec: warning: --calibration random picks scales from random data; use it "
               "for smoke tests only, never for a model you deploy", file=sys.stderr)
-    return quantize_model(graph, calibration, quiet=quiet)
+    quantized, _ = quantize_with_config(graph, calibration, config, quiet=quiet)
+    return quantized
 
 
 def compile_model(
@@ -72,6 +77,7 @@ def compile_model(
     quiet: bool = False,
     flash_bytes: int | None = None,
     ram_bytes: int | None = None,
+    config=None,
 ) -> dict:
     """Compile ``model_path`` for ``target_name`` into ``out_dir``; return the report.
 
@@ -80,7 +86,7 @@ def compile_model(
     """
     target = load_target(target_name)
     check_output_dir(out_dir)
-    graph = load_quantized(model_path, calibration, quiet=quiet)
+    graph = load_quantized(model_path, calibration, quiet=quiet, config=config)
     graph.name = model_path.stem
     limits = board_limits(target, flash_bytes, ram_bytes)
     return generate(graph, target, out_dir, prefix, model_path, limits)

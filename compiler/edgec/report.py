@@ -15,7 +15,8 @@ offsets of its inputs and output, scratch bytes, and two views of the arena at t
 
 The peak layer is the first layer with the largest ``live_arena_bytes``. Totals: MACs,
 weight bytes (every array of <prefix>_weights.c: weights, bias, multipliers, shifts and
-shape tables, each constant once), parameter bytes, arena, I/O, and the flash, RAM, code
+shape tables, each constant once; int4 weights count their packed bytes and their group
+multipliers), parameter bytes, arena, I/O, and the flash, RAM, code
 and stack estimates of ``edgec.fit``. The code and stack figures are estimates, and
 ``edgec bench DIR`` measures the real ones.
 """
@@ -131,7 +132,9 @@ def _layer_json(index, call, node, graph: Graph, plan, entries) -> dict:
         "op": node.op,
         "kernel": call.function,
         "macs": call.macs,
-        "weight_bytes": sum(tensors[n].nbytes for n in inputs if tensors[n].is_constant),
+        "weight_bytes": sum(
+            fit.constant_bytes(tensors[n]) for n in inputs if tensors[n].is_constant
+        ),
         "input_bytes": sum(tensors[n].nbytes for n in activations),
         "output_bytes": sum(tensors[n].nbytes for n in node.outputs),
         "inputs": inputs,

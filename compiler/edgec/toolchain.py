@@ -164,9 +164,12 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_makefile(target: Target, sources: list[str], include_dirs: list[str]) -> str:
+def render_makefile(
+    target: Target, sources: list[str], include_dirs: list[str], defines: tuple[str, ...] = ()
+) -> str:
     """Render the project Makefile that builds ``build/model.elf`` for ``target``.
 
+    ``defines`` are preprocessor definitions (``NAME=VALUE``) for every source.
     ``sources`` and ``include_dirs`` are relative to the project folder, use ``/``, and
     contain no spaces (make cannot quote them) and no ``..`` (objects go under build/obj/).
     The Makefile's ``bench`` goal links ``build/bench.elf`` from ``bench_sources(target,
@@ -183,6 +186,7 @@ def render_makefile(target: Target, sources: list[str], include_dirs: list[str])
     template = _environment().get_template("Makefile.j2")
     return template.render(
         target=target,
+        defines=defines,
         sources=sources,
         bench_sources=bench_sources(target, sources),
         include_dirs=include_dirs,

@@ -96,13 +96,14 @@ def verify_model(
     random_count: int = 10,
     work_dir: Path | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    config=None,
 ) -> VerifyResult:
     if random_count < 0:
         raise EdgecError(f"--random {random_count}: the number of random samples must be >= 0")
     if not input_arrays and random_count == 0:
         raise EdgecError("nothing to verify: give --input DATA.npz or --random N with N > 0")
     target = load_target(target_name)
-    graph = load_quantized(model_path, calibration, quiet=True)
+    graph = load_quantized(model_path, calibration, quiet=True, config=config)
     graph.name = model_path.stem
     feeds, notes = match_inputs(graph, input_arrays) if input_arrays else ({}, [])
     from_file = len(next(iter(feeds.values()))) if feeds else 0
@@ -152,6 +153,6 @@ def _onnx_agreement(result, model_path, feeds) -> None:
     for name, want in float_out.items():
         got = result.target_outputs[name].astype(np.float64).reshape(want.shape)
         result.lines.append(
-            f"output '{name}' vs onnxruntime float (informational, not a pass/fail "
+            f"output '{name}' vs onnxruntime on the .onnx file (informational, not a pass/fail "
             f"check): {agreement_line(got, want)}"
         )

@@ -105,6 +105,6 @@ def test_generated_onnx_graph_end_to_end(tmp_path, name, target):
 
     assert result.mismatches == []
     assert any("reference interpreter, bit-exact on 8 samples" in line for line in result.lines)
-    agreement = next(line for line in result.lines if "onnxruntime float" in line)
+    agreement = next(line for line in result.lines if "vs onnxruntime on the .onnx file" in line)
     sqnr = float(re.search(r"SQNR (-?[\d.]+|inf) dB", agreement).group(1))
     assert sqnr > 25.0, agreement

@@ -374,20 +374,6 @@ def test_unsupported_ops_are_listed_in_one_error(tmp_path):
     assert "tanh_out (Tanh)" in message
 
 
-def test_qdq_model_is_rejected_with_hint(tmp_path):
-    constants = {"scale": np.array(0.1, np.float32), "zero": np.array(0, np.int8)}
-    nodes = [
-        helper.make_node("QuantizeLinear", ["x", "scale", "zero"], ["q"], name="q"),
-        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["y"], name="dq"),
-    ]
-    model = build_model(nodes, {"x": [1, 4]}, ["y"], constants)
-    with pytest.raises(UnsupportedOperatorError) as error:
-        load_onnx(save(tmp_path, model))
-    assert "q (QuantizeLinear)" in str(error.value)
-    assert "dq (DequantizeLinear)" in str(error.value)
-    assert "QDQ" in str(error.value)
-
-
 def test_custom_domain_op_is_listed(tmp_path):
     node = helper.make_node("FusedGelu", ["x"], ["y"], name="gelu", domain="com.microsoft")
     graph = helper.make_graph([node], "case", [helper.make_tensor_value_info("x", 1, [1, 4])],

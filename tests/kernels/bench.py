@@ -40,7 +40,10 @@ GUARD_VALUE = 0xA5
 
 CTYPES = {
     np.dtype(np.int8): "int8_t",
+    np.dtype(np.uint8): "uint8_t",
+    np.dtype(np.int16): "int16_t",
     np.dtype(np.int32): "int32_t",
+    np.dtype(np.int64): "int64_t",
     np.dtype(np.uint32): "uint32_t",
     np.dtype(np.float32): "float",
 }
@@ -105,6 +108,8 @@ def c_literal(value, ctype: str) -> str:
     number = int(value)
     if ctype == "int32_t" and number == -(2**31):
         return "(-2147483647 - 1)"
+    if ctype == "int64_t" and number == -(2**63):
+        return "(-9223372036854775807 - 1)"
     if ctype == "uint32_t":
         return f"{number}u"
     return str(number)
@@ -137,6 +142,7 @@ def _c_arrays(case: KernelCase, index: int) -> list[dict]:
             }
         )
     case.symbols.setdefault("bias", "NULL")
+    case.symbols.setdefault("group_multipliers", "NULL")
     return arrays
 
 

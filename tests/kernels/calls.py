@@ -8,7 +8,11 @@ here independently of the code generator's lowering, as the kernels' API in
 runtime_c/include/edgec/kernels.h describes it.
 
 One builder per op, registered with ``@builds("op")``: it returns the call macro's name,
-its fields and its arrays.
+its fields and its arrays. A conv2d, depthwise_conv2d or fully_connected node with an int4
+filter calls the ``*_s8_s4`` kernel (macro ``<op>_s4``) with the filter packed here by
+``pack_int4_rows``, written from kernels.h independently of ``edgec.quantize.params``. One
+with an int16 input calls the 16x8 ``*_s16`` kernel (macro ``<op>_s16``), and a quantize
+between int8 and int16 calls ``requantize_s8_s16`` or ``requantize_s16_s8``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from edgec.ir import Graph, Node
+from edgec.ir import DTYPES, Graph, Node
 from edgec.lower.params import kernel_params
 from edgec.reference.interpreter import run
 from tests.kernels.bench import KernelCase, c_literal
@@ -60,6 +64,44 @@ def _shape(graph: Graph, name: str) -> tuple[int, ...]:
     return graph.tensors[name].shape
 
 
+def _feed(graph: Graph, feeds: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """Return the feed of integer input ``name`` in its tensor's dtype."""
+    return np.asarray(feeds[name], dtype=DTYPES[graph.tensors[name].dtype])
+
+
+def _activation_macro(node, graph, macro: str) -> str:
+    """Return ``macro`` + ``_s16`` for a 16x8 node (int16 input), else ``macro``."""
+    return f"{macro}_s16" if graph.tensors[node.inputs[0]].dtype == "int16" else macro
+
+
+# The output channel axis of each op's filter: OHWI, 1HW(C*M) and (O, I).
+_CHANNEL_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}
+
+
+def pack_int4_rows(values: np.ndarray, axis: int) -> np.ndarray:
+    """Pack int4 ``values`` as kernels.h describes it: one row of ceil(K / 2) bytes per output
+    channel (``axis``), value 2j in the low nibble of byte j and 2j+1 in the high nibble."""
+    channels = values.shape[axis]
+    rows = np.moveaxis(values, axis, 0).reshape(channels, -1).astype(int)
+    packed = np.zeros((channels, (rows.shape[1] + 1) // 2), dtype=np.uint8)
+    for channel in range(channels):
+        for k, value in enumerate(rows[channel]):
+            nibble = value + 16 if value < 0 else value
+            packed[channel, k // 2] |= nibble << (4 * (k % 2))
+    return packed
+
+
+def _int4_filter(node, graph, fields: dict, arrays: dict) -> str:
+    """Replace the filter by its packed form and add the group arguments; return the macro."""
+    tensor = graph.tensors[node.inputs[1]]
+    arrays["filter"] = pack_int4_rows(tensor.data, _CHANNEL_AXIS[node.op])
+    quant = tensor.quant
+    fields["group_size"] = quant.group_size if quant.per_group else 0
+    if quant.per_group:
+        arrays["group_multipliers"] = quant.group_multipliers.astype(np.uint8)
+    return f"{node.op}_s4"
+
+
 @builds("conv2d", "depthwise_conv2d")
 def _conv_call(node, graph, feeds) -> CallParts:
     params = kernel_params(node, graph)
@@ -92,14 +134,16 @@ def _conv_call(node, graph, feeds) -> CallParts:
     }
 
     arrays = {
-        "input": np.asarray(feeds[input_name], dtype=np.int8),
+        "input": _feed(graph, feeds, input_name),
         "filter": graph.tensors[filter_name].data,
         "multipliers": _int32(params.multipliers),
         "shifts": _int32(params.shifts),
     }
     if bias_name:
         arrays["bias"] = graph.tensors[bias_name].data
-    return node.op, fields, arrays
+    if graph.tensors[filter_name].dtype == "int4":
+        return _int4_filter(node, graph, fields, arrays), fields, arrays
+    return _activation_macro(node, graph, node.op), fields, arrays
 
 
 @builds("fully_connected")
@@ -116,14 +160,16 @@ def _fully_connected_call(node, graph, feeds) -> CallParts:
         "output_depth": output_depth,
     }
     arrays = {
-        "input": np.asarray(feeds[node.inputs[0]], dtype=np.int8),
+        "input": _feed(graph, feeds, node.inputs[0]),
         "filter": graph.tensors[node.inputs[1]].data,
         "multipliers": _int32(params.multipliers),
         "shifts": _int32(params.shifts),
     }
     if bias_name:
         arrays["bias"] = graph.tensors[bias_name].data
-    return "fully_connected", fields, arrays
+    if graph.tensors[node.inputs[1]].dtype == "int4":
+        return _int4_filter(node, graph, fields, arrays), fields, arrays
+    return _activation_macro(node, graph, "fully_connected"), fields, arrays
 
 
 @builds("average_pool2d", "max_pool2d")
@@ -217,7 +263,10 @@ def _quantize_call(node, graph, feeds) -> CallParts:
         return "quantize_f32", fields, {"input": np.asarray(feeds[node.inputs[0]], np.float32)}
     params = kernel_params(node, graph)
     fields = {"params": dict(params.values), "size": size}
-    return "requantize", fields, {"input": np.asarray(feeds[node.inputs[0]], dtype=np.int8)}
+    macros = {("int8", "int8"): "requantize", ("int8", "int16"): "requantize_s8_s16",
+              ("int16", "int8"): "requantize_s16_s8"}
+    macro = macros[(source.dtype, graph.tensors[node.outputs[0]].dtype)]
+    return macro, fields, {"input": _feed(graph, feeds, node.inputs[0])}
 
 
 @builds("dequantize")

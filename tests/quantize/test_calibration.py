@@ -233,8 +233,8 @@ def test_collect_ranges_non_finite_activation():
 
 
 def test_collect_ranges_unknown_method():
-    with pytest.raises(CalibrationError, match="unknown calibration method 'entropy'"):
-        collect_ranges(vector_graph(), vector_samples(3), method="entropy")
+    with pytest.raises(CalibrationError, match="unknown calibration method 'kl'"):
+        collect_ranges(vector_graph(), vector_samples(3), method="kl")
 
 
 def test_collect_ranges_missing_feed():

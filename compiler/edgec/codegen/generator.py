@@ -164,22 +164,45 @@ def _with_io_buffers(steps, boundary: Boundary, buffers: dict[str, str], copied:
     return result
 
 
+# Ops whose filter (input 1) may be int4: they have *_s8_s4 kernels.
+INT4_FILTER_OPS = {"conv2d", "depthwise_conv2d", "fully_connected"}
+# Ops with int16-activation kernels: the 16x8 *_s16 kernels and the int8 <-> int16
+# requantize kernels. edgec.lower.params and edgec.lower.calls reject the dtype pairs
+# they do not implement (such as int8 in, int16 out for a conv).
+INT16_ACTIVATION_OPS = {"conv2d", "depthwise_conv2d", "fully_connected", "quantize"}
+
+
 def check_dtypes(graph: Graph, boundary: Boundary) -> None:
-    """Reject tensor types the C kernels do not implement (they are int8-only for now)."""
+    """Reject tensor types the C kernels do not implement.
+
+    Activations must be int8, or int16 in the ops of ``INT16_ACTIVATION_OPS``. Constants
+    keep their own types, except that int4 is accepted only as the filter of the ops in
+    ``INT4_FILTER_OPS``. Model inputs and outputs must be int8 or float32.
+    """
     wrong = []
     for node in boundary.core_nodes:
-        for name in [*node.inputs, *node.outputs]:
+        for index, name in enumerate([*node.inputs, *node.outputs]):
             tensor = graph.tensors.get(name) if name else None
-            if tensor is None or tensor.is_constant or tensor.dtype == "int8":
+            if tensor is None or tensor.dtype == "int8":
+                continue
+            int4_filter = node.op in INT4_FILTER_OPS and index == 1
+            if tensor.is_constant and (tensor.dtype != "int4" or int4_filter):
+                continue
+            if tensor.dtype == "int16" and node.op in INT16_ACTIVATION_OPS:
                 continue
             wrong.append(f"'{name}' ({tensor.dtype}, node '{node.name}')")
     for port in boundary.inputs + boundary.outputs:
         if port.io_dtype not in ("int8", "float32"):
             wrong.append(f"'{port.name}' ({port.io_dtype}, model I/O)")
+        elif graph.tensors[port.tensor].dtype != "int8":
+            # The float I/O helpers convert to and from int8 only.
+            wrong.append(f"'{port.tensor}' ({graph.tensors[port.tensor].dtype}, model I/O)")
     if wrong:
         unique = list(dict.fromkeys(wrong))
         raise UnsupportedAttributeError(
-            f"edgec's C kernels take int8 activations only; {len(unique)} tensor(s) have "
+            f"edgec's C kernels take int8 activations only (int16 only in "
+            f"{', '.join(sorted(INT16_ACTIVATION_OPS))}), and int4 constants only as the "
+            f"filter of {', '.join(sorted(INT4_FILTER_OPS))}; {len(unique)} tensor(s) have "
             f"another type: {', '.join(unique[:8])}{', ...' if len(unique) > 8 else ''}"
         )
 
@@ -287,6 +310,7 @@ def write_project(code: ModelCode, graph: Graph, target: Target, out_dir: Path) 
 
     sources = [f"{prefix}.c", f"{prefix}_weights.c", f"{prefix}_io.c", "harness.c"]
     sources += kernels + platform
-    makefile = toolchain.render_makefile(target, sources, [".", INCLUDE_DIR])
+    defines = ("EDGEC_SINGLE_ROUNDING=1",) if graph.requantize_rounding == "single" else ()
+    makefile = toolchain.render_makefile(target, sources, [".", INCLUDE_DIR], defines)
     (out_dir / "Makefile").write_text(makefile)
     return sources

@@ -23,6 +23,13 @@ Invariants of the result: ``Graph.check`` passes and every tensor is float32. Gr
 and outputs keep their ONNX names and shapes, so an NCHW input stays NCHW and a transpose
 node inside the graph converts it. All other 4-D activations are NHWC.
 
+A QDQ model (QuantizeLinear/DequantizeLinear nodes, from onnxruntime's quantize_static or a
+QAT export) takes another path after stage 1: ``onnx_qdq`` reads the quantization into
+records and checks every node, stages 3 and 4 convert the float model that remains, and
+``onnx_qdq_build`` turns the result into an integer graph with the model's own scales and
+zero points (int8 tensors, ``quantize``/``dequantize`` nodes at the float graph inputs and
+outputs), like the graph of an int8 TFLite model.
+
 To add an op, register one converter (see ``onnx_registry``) and its reference kernel.
 """
 
@@ -38,6 +45,8 @@ import edgec.frontend.onnx_compute_ops
 import edgec.frontend.onnx_layout_ops  # noqa: F401
 from edgec.errors import ModelFormatError, UnsupportedOperatorError
 from edgec.frontend.onnx_constant import fold_node, is_foldable
+from edgec.frontend.onnx_qdq import check_qdq_nodes, is_qdq_model, raise_problems, strip_qdq
+from edgec.frontend.onnx_qdq_build import build_integer_graph
 from edgec.frontend.onnx_registry import CONVERTERS, NodeView, display_name, find_converter
 from edgec.frontend.onnx_values import ConversionContext
 from edgec.ir.graph import Graph
@@ -46,28 +55,57 @@ __all__ = ["MIN_OPSET", "load_onnx"]
 
 MIN_OPSET = 11
 
-_QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
-
 
 def load_onnx(path: str | Path, optimize: bool = True) -> Graph:
-    """Load a float32 ONNX model as an IR graph, after the graph passes unless ``optimize``
-    is false.
+    """Load an ONNX model as an IR graph, after the graph passes unless ``optimize`` is false.
+
+    A float model gives a float32 graph. A QDQ model gives an integer graph with the model's
+    own quantization.
 
     Raises ModelFormatError for a missing, unreadable or invalid file,
-    UnsupportedOperatorError listing every node edgec cannot convert, and
-    UnsupportedAttributeError for an attribute value it cannot compile.
+    UnsupportedOperatorError listing every node edgec cannot convert,
+    UnsupportedAttributeError for an attribute value it cannot compile, and (QDQ models)
+    QuantizationError listing every node whose integer arithmetic edgec cannot express.
     """
     path = Path(path)
     model = _read_model(path)
     opset = _default_opset(model, path)
+    if is_qdq_model(model):
+        return _load_qdq(model, opset, path, optimize)
     _check_support(model, opset, path)
     model = _infer_static_shapes(model, path)
-    graph = _convert(model, opset, path)
+    graph, _ = _convert(model, opset, path)
     graph.check()
     if optimize:
         from edgec.passes import run_passes
 
         graph = run_passes(graph)
+    return graph
+
+
+def _load_qdq(model: onnx.ModelProto, opset: int, path: Path, optimize: bool) -> Graph:
+    """Load a QDQ model as an integer graph (stages 2 to 5 on the float model it contains)."""
+    qdq = strip_qdq(model)
+    unsupported, folded = _scan_nodes(qdq.model, opset)
+    for node, reason in unsupported:
+        if not qdq.rejected.intersection(node.input):
+            qdq.problem(node, reason, unsupported=True)
+    check_qdq_nodes(qdq, folded | {display_name(node) for node, _ in unsupported})
+    raise_problems(path, qdq.problems)
+
+    float_model = _infer_static_shapes(qdq.model, path)
+    origins: dict[int, onnx.NodeProto] = {}
+    graph, ctx = _convert(float_model, opset, path, origins)
+    graph = build_integer_graph(graph, ctx, origins, qdq, path)
+    graph.check()
+    if optimize:
+        from edgec.passes import Pass, run_passes
+        from edgec.passes.dead_nodes import remove_dead_nodes
+        from edgec.passes.layout import clean_layout
+
+        # Only the passes that keep quantization: the others rewrite float graphs.
+        graph = run_passes(graph, [Pass("clean_layout", clean_layout),
+                                   Pass("remove_dead_nodes", remove_dead_nodes)])
     return graph
 
 
@@ -115,18 +153,13 @@ def _default_opset(model: onnx.ModelProto, path: Path) -> int:
 
 def _check_support(model: onnx.ModelProto, opset: int, path: Path) -> None:
     """Raise one UnsupportedOperatorError that lists every node edgec cannot convert."""
-    constants = {init.name for init in model.graph.initializer}
-    problems = []
-    op_counts: dict[str, int] = {}
-    for node in model.graph.node:
-        problem = _node_problem(node, constants, opset)
-        if problem is None and is_foldable(node, constants):
-            constants.update(name for name in node.output if name)
-        elif problem is not None:
-            problems.append(problem)
-            op_counts[node.op_type] = op_counts.get(node.op_type, 0) + 1
-    if not problems:
+    unsupported, _ = _scan_nodes(model, opset)
+    if not unsupported:
         return
+    problems = [_label(node, reason) for node, reason in unsupported]
+    op_counts: dict[str, int] = {}
+    for node, _ in unsupported:
+        op_counts[node.op_type] = op_counts.get(node.op_type, 0) + 1
     summary = ", ".join(f"{op} x{count}" for op, count in sorted(op_counts.items()))
     message = (
         f"'{path}': {len(problems)} ONNX node(s) not supported ({summary}): "
@@ -134,26 +167,55 @@ def _check_support(model: onnx.ModelProto, opset: int, path: Path) -> None:
         f"Supported operators: {', '.join(sorted(CONVERTERS))}, and any operator whose inputs "
         "are all constants."
     )
-    if any(node.op_type in _QDQ_OPS for node in model.graph.node):
-        message += " QDQ (QuantizeLinear/DequantizeLinear) models are not supported yet: " \
-                   "compile the float model instead."
+    if any(node.op_type == "DynamicQuantizeLinear" for node, _ in unsupported):
+        message += " Dynamic quantization is not supported: quantize the model statically " \
+                   "(QDQ format) or compile the float model."
     raise UnsupportedOperatorError(message)
 
 
+def _scan_nodes(
+    model: onnx.ModelProto, opset: int
+) -> tuple[list[tuple[onnx.NodeProto, str]], set[str]]:
+    """Return the nodes edgec cannot convert, each with the reason, and the names of the
+    nodes that compute constants."""
+    constants = {init.name for init in model.graph.initializer}
+    unsupported = []
+    folded = set()
+    for node in model.graph.node:
+        reason = _node_problem(node, constants, opset)
+        if reason is not None:
+            unsupported.append((node, reason))
+        elif is_foldable(node, constants):
+            constants.update(name for name in node.output if name)
+            folded.add(display_name(node))
+    return unsupported, folded
+
+
 def _node_problem(node: onnx.NodeProto, constants: set[str], opset: int) -> str | None:
-    """Return how ``node`` is described in the unsupported list, or None if it converts."""
-    label = display_name(node)
+    """Return why ``node`` cannot be converted, or None if it converts."""
     if node.domain not in ("", "ai.onnx"):
-        return f"{label} ({node.domain}.{node.op_type})"
+        return f"edgec has no converter for operators of domain '{node.domain}'"
     if is_foldable(node, constants):
         return None
     entry = find_converter(node.op_type, opset)
     if entry is None:
-        return f"{label} ({node.op_type})"
+        return f"edgec has no converter for {node.op_type}"
     for index in entry.constant_inputs:
         if index < len(node.input) and node.input[index] and node.input[index] not in constants:
-            return f"{label} ({node.op_type}) with non-constant input '{node.input[index]}'"
+            return f"input '{node.input[index]}' must be a constant"
     return None
+
+
+def _label(node: onnx.NodeProto, reason: str) -> str:
+    """Describe an unsupported node in the float model's list: ``name (OpType)`` and, for a
+    non-constant input, which one."""
+    label = display_name(node)
+    if node.domain not in ("", "ai.onnx"):
+        return f"{label} ({node.domain}.{node.op_type})"
+    if reason.startswith("input '"):
+        value = reason.removesuffix(" must be a constant")
+        return f"{label} ({node.op_type}) with non-constant {value}"
+    return f"{label} ({node.op_type})"
 
 
 # Stage 3 -------------------------------------------------------------------------------------
@@ -203,7 +265,14 @@ def _static_shape(value: onnx.ValueInfoProto) -> tuple[int, ...] | None:
 # Stages 4 and 5 ------------------------------------------------------------------------------
 
 
-def _convert(model: onnx.ModelProto, opset: int, path: Path) -> Graph:
+def _convert(
+    model: onnx.ModelProto, opset: int, path: Path,
+    origins: dict[int, onnx.NodeProto] | None = None,
+) -> tuple[Graph, ConversionContext]:
+    """Convert the nodes and bind the outputs; return the graph and the conversion context.
+
+    With ``origins``, records ``id`` of every IR node a converter appends -> its ONNX node.
+    """
     onnx_graph = model.graph
     names = {name for node in onnx_graph.node for name in list(node.input) + list(node.output)}
     names.update(value.name for value in onnx_graph.input)
@@ -227,9 +296,12 @@ def _convert(model: onnx.ModelProto, opset: int, path: Path) -> Graph:
             fold_node(ctx, node)
             continue
         entry = find_converter(node.op_type, opset)
+        first = len(graph.nodes)
         entry.fn(ctx, NodeView(node, entry, opset))
+        if origins is not None:
+            origins.update((id(ir_node), node) for ir_node in graph.nodes[first:])
 
     for name in outputs:
         ctx.bind_output(name)
     graph.remove_unused_tensors()
-    return graph
+    return graph, ctx

@@ -7,8 +7,10 @@ Gather, Unsqueeze, Concat, Cast, ConstantOfShape, Reshape of a shape ...) theref
 before conversion, and converters receive them as numpy arrays.
 
 Shape and Size are computed here. Every other op runs through ``onnx.reference`` at the
-model's opset; that module of the onnx package implements the ONNX specification in numpy. QuantizeLinear and DequantizeLinear are never folded, so that a QDQ model gets the
-clear unsupported-operator error, and neither are random generators.
+model's opset; that module of the onnx package implements the ONNX specification in numpy.
+QuantizeLinear and DequantizeLinear are never folded: ``onnx_qdq`` reads them (a QDQ model's
+integer constants must keep their integers), and DynamicQuantizeLinear gets the
+unsupported-operator error. Random generators are never folded either.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ import numpy as np
 DTYPES = {
     "float32": np.float32,
     "int8": np.int8,
+    # int4 weights are stored unpacked, one int8 value in [-7, 7] per element; the generated C
+    # packs them two per byte (edgec.quantize.params.pack_int4).
+    "int4": np.int8,
     "int16": np.int16,
     "int32": np.int32,
     "int64": np.int64,
@@ -36,11 +39,18 @@ class Quant:
     ``scale`` and ``zero_point`` are 1-D arrays: length 1 for per-tensor parameters, or
     the size of dimension ``axis`` for per-channel ones. Scales are float32 values, as
     TFLite stores them; derived multipliers are computed from them in double precision.
+
+    Per-group int4 weights also set ``group_size`` and ``group_multipliers`` (uint8, shape
+    (channels, groups), values in [1, 255]). Group ``g`` of channel ``c`` holds the channel's
+    reduction values ``k`` with ``k // group_size == g``, and its real scale is
+    ``scale[c] * group_multipliers[c, g] / 255``. Both fields are None for every other tensor.
     """
 
     scale: np.ndarray
     zero_point: np.ndarray
     axis: int | None = None
+    group_size: int | None = None
+    group_multipliers: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.scale = np.atleast_1d(np.asarray(self.scale, dtype=np.float32))
@@ -49,6 +59,20 @@ class Quant:
             raise ValueError(
                 f"scale has {self.scale.size} values but zero_point has {self.zero_point.size}"
             )
+        if (self.group_size is None) != (self.group_multipliers is None):
+            raise ValueError("group_size and group_multipliers must be given together")
+        if self.group_multipliers is not None:
+            self.group_size = int(self.group_size)
+            self.group_multipliers = np.asarray(self.group_multipliers, dtype=np.uint8)
+            if self.group_multipliers.ndim != 2 or len(self.group_multipliers) != self.scale.size:
+                raise ValueError(
+                    f"group_multipliers has shape {self.group_multipliers.shape}, expected "
+                    f"({self.scale.size}, groups) for {self.scale.size} channel scales"
+                )
+
+    @property
+    def per_group(self) -> bool:
+        return self.group_multipliers is not None
 
     @property
     def per_channel(self) -> bool:
@@ -59,7 +83,15 @@ class Quant:
             other is not None
             and np.array_equal(self.scale, other.scale)
             and np.array_equal(self.zero_point, other.zero_point)
+            and self.group_size == other.group_size
+            and _same_optional(self.group_multipliers, other.group_multipliers)
         )
+
+
+def _same_optional(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(a, b)
 
 
 @dataclass
@@ -82,6 +114,10 @@ class Tensor:
                 raise ValueError(
                     f"tensor '{self.name}': data shape {self.data.shape} != shape {self.shape}"
                 )
+            if self.dtype == "int4" and self.data.size and (
+                self.data.min() < -7 or self.data.max() > 7
+            ):
+                raise ValueError(f"tensor '{self.name}': int4 values must be in [-7, 7]")
 
     @property
     def is_constant(self) -> bool:
@@ -116,6 +152,9 @@ class Graph:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     name: str = "model"
+    # How requantization rounds: "double" (TFLite's default, and edgec's own quantizer) or
+    # "single" (one rounding, as ONNX runtimes do for QDQ models). See quantize.fixed_point.
+    requantize_rounding: str = "double"
 
     def add_tensor(self, tensor: Tensor) -> Tensor:
         if tensor.name in self.tensors:

@@ -3,7 +3,10 @@
 Frontends emit only these ops; each backend layer (reference interpreter, lowering, C kernel)
 registers one handler per op. Semantics follow the TFLite builtin op of the same meaning, in
 NHWC layout. Quantized semantics (int8 activations, int8 weights, int32 bias) follow the
-TFLite integer-only spec; the reference interpreter is the executable definition.
+TFLite integer-only spec; the reference interpreter is the executable definition. conv2d,
+depthwise_conv2d and fully_connected also take int16 activations (zero point 0) with int8
+weights and an int64 bias, as TFLite's 16x8 mode, and ``quantize`` converts between int8
+and int16.
 
 Common attributes:
 - ``activation``: fused clamp as a float range ``(lo, hi)`` in real units (``-inf``/``inf``
@@ -62,3 +65,6 @@ OPS: dict[str, OpSpec] = {
 }
 
 VARIADIC = {"concat"}
+
+# The output-channel axis of the filter of each weighted op, in the layouts above.
+FILTER_CHANNEL_AXIS = {"conv2d": 0, "depthwise_conv2d": 3, "fully_connected": 0}

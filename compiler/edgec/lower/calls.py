@@ -5,6 +5,15 @@ and a ``LoweringContext`` and returns a ``KernelCall``: the C function to call, 
 parameter structs and arrays it needs (all values computed here, in Python), and the C
 argument expressions. The Jinja2 templates only print these plans. The integer parameters
 come from ``edgec.lower.params``, the same source the reference interpreter uses.
+
+A conv2d, depthwise_conv2d or fully_connected node with an int4 filter calls the ``*_s8_s4``
+kernel: its filter becomes a uint8 array packed by ``edgec.quantize.params.pack_int4``, and
+its group multipliers (per-group layers) a second uint8 array.
+
+A 16x8 node (int16 input, see ``edgec.lower.params``) calls the ``*_s16`` kernel with an
+int64 bias (an int32 bias is widened), and a ``quantize`` between int8 and int16 calls
+``edgec_requantize_s8_s16`` or ``edgec_requantize_s16_s8``. Buffer expressions are cast to
+the tensor's C type, so int16 tensors in the int8 arena are passed as ``int16_t *``.
 """
 
 from __future__ import annotations
@@ -16,9 +25,25 @@ import numpy as np
 
 from edgec.errors import UnsupportedAttributeError, UnsupportedOperatorError
 from edgec.ir import Graph, Node
+from edgec.ir.ops import FILTER_CHANNEL_AXIS
 from edgec.lower.params import kernel_params
+from edgec.quantize.params import pack_int4
 
-CTYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
+CTYPES = {
+    "int8": "int8_t",
+    "uint8": "uint8_t",
+    "int16": "int16_t",
+    "int32": "int32_t",
+    "int64": "int64_t",
+    "float32": "float",
+}
+
+# Requantize kernels by (input dtype, output dtype).
+REQUANTIZE_KERNELS = {
+    ("int8", "int8"): "edgec_requantize_s8",
+    ("int8", "int16"): "edgec_requantize_s8_s16",
+    ("int16", "int8"): "edgec_requantize_s16_s8",
+}
 
 
 @dataclass
@@ -76,6 +101,12 @@ class LoweringContext:
             if not const:
                 raise ValueError(f"tensor '{name}' is a model input and cannot be written")
             return expr
+        ctype = CTYPES[self.graph.tensors[name].dtype]
+        if ctype != "int8_t":
+            # The arena is int8_t; planned offsets are multiples of 16, so the cast is aligned.
+            if const:
+                return f"(const {ctype} *)(const void *){expr}"
+            return f"({ctype} *)(void *){expr}"
         return f"(const int8_t *){expr}" if const else expr
 
     def constant(self, name: str) -> str:
@@ -86,6 +117,25 @@ class LoweringContext:
             self._constant_symbols[name] = symbol
             self.add_array(symbol, CTYPES[tensor.dtype], tensor.data.ravel())
         return self._constant_symbols[name]
+
+    def int4_filter(self, name: str, axis: int) -> tuple[str, str, str]:
+        """Emit the int4 filter ``name`` (channel axis ``axis``) once, packed for C.
+
+        Returns the C expressions of the packed array, the group size and the group
+        multiplier array (``"0"`` and ``"NULL"`` for a per-channel filter).
+        """
+        if name not in self._constant_symbols:
+            tensor = self.graph.tensors[name]
+            symbol = f"{self.prefix}_const{len(self._constant_symbols)}"
+            self._constant_symbols[name] = symbol
+            self.add_array(symbol, "uint8_t", pack_int4(tensor.data, axis))
+            if tensor.quant.per_group:
+                self.add_array(f"{symbol}_groups", "uint8_t", tensor.quant.group_multipliers)
+        symbol = self._constant_symbols[name]
+        quant = self.graph.tensors[name].quant
+        if not quant.per_group:
+            return symbol, "0", "NULL"
+        return symbol, str(quant.group_size), f"{symbol}_groups"
 
     def add_array(self, symbol: str, ctype: str, values: np.ndarray) -> str:
         self.arrays[symbol] = CArray(symbol, ctype, np.asarray(values).ravel())
@@ -157,8 +207,34 @@ def _bias(node: Node, ctx: LoweringContext) -> str:
     return "NULL"
 
 
+def _is_16x8(graph: Graph, node: Node) -> bool:
+    return graph.tensors[node.inputs[0]].dtype == "int16"
+
+
+def _bias_int64(node: Node, graph: Graph, ctx: LoweringContext) -> str:
+    """Return the int64 bias array of a 16x8 node, widening an int32 bias once."""
+    if not (len(node.inputs) > 2 and node.inputs[2]):
+        return "NULL"
+    tensor = graph.tensors[node.inputs[2]]
+    if tensor.dtype == "int64":
+        return ctx.constant(tensor.name)
+    return ctx.add_array(ctx.symbol("bias64"), "int64_t", tensor.data.astype(np.int64))
+
+
 def _shape(graph: Graph, name: str) -> tuple[int, ...]:
     return graph.tensors[name].shape
+
+
+def _is_int4(graph: Graph, name: str) -> bool:
+    return graph.tensors[name].dtype == "int4"
+
+
+def _filter_args(node: Node, graph: Graph, ctx: LoweringContext) -> list[str]:
+    """Return the filter arguments: the int8 array, or the packed int4 array, the group size
+    and the group multipliers."""
+    if _is_int4(graph, node.inputs[1]):
+        return list(ctx.int4_filter(node.inputs[1], FILTER_CHANNEL_AXIS[node.op]))
+    return [ctx.constant(node.inputs[1])]
 
 
 @lowers("conv2d", "depthwise_conv2d")
@@ -166,6 +242,10 @@ def _conv(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
     params = kernel_params(node, graph)
     depthwise = node.op == "depthwise_conv2d"
     function = "edgec_depthwise_conv2d_s8" if depthwise else "edgec_conv2d_s8"
+    if _is_int4(graph, node.inputs[1]):
+        function += "_s4"
+    if _is_16x8(graph, node):
+        function = "edgec_depthwise_conv2d_s16" if depthwise else "edgec_conv2d_s16"
     call = KernelCall(node.name, node.op, function, [])
 
     strides = node.attrs.get("strides", (1, 1))
@@ -191,8 +271,8 @@ def _conv(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
         _dims_struct(ctx, call, "input_dims", in_shape),
         ctx.buffer(node.inputs[0], const=True),
         _dims_struct(ctx, call, "filter_dims", w_shape),
-        ctx.constant(node.inputs[1]),
-        _bias(node, ctx),
+        *_filter_args(node, graph, ctx),
+        _bias_int64(node, graph, ctx) if _is_16x8(graph, node) else _bias(node, ctx),
         _dims_struct(ctx, call, "output_dims", out_shape),
         ctx.buffer(node.outputs[0]),
     ]
@@ -207,7 +287,12 @@ def _fully_connected(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCa
     params = kernel_params(node, graph)
     out_depth, in_depth = _shape(graph, node.inputs[1])
     rows = graph.tensors[node.inputs[0]].size // in_depth
-    call = KernelCall(node.name, node.op, "edgec_fully_connected_s8", [])
+    function = "edgec_fully_connected_s8"
+    if _is_int4(graph, node.inputs[1]):
+        function += "_s4"
+    if _is_16x8(graph, node):
+        function = "edgec_fully_connected_s16"
+    call = KernelCall(node.name, node.op, function, [])
     fields = {k: params[k] for k in (
         "input_offset", "filter_offset", "output_offset", "activation_min", "activation_max"
     )}
@@ -215,7 +300,8 @@ def _fully_connected(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCa
         ctx.struct(call, "edgec_fc_params", "params", fields),
         _quant_struct(ctx, call, params),
         str(rows), str(in_depth), ctx.buffer(node.inputs[0], const=True),
-        str(out_depth), ctx.constant(node.inputs[1]), _bias(node, ctx),
+        str(out_depth), *_filter_args(node, graph, ctx),
+        _bias_int64(node, graph, ctx) if _is_16x8(graph, node) else _bias(node, ctx),
         ctx.buffer(node.outputs[0]),
     ]
     call.macs = rows * in_depth * out_depth
@@ -344,8 +430,14 @@ def _requantize(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
         raise UnsupportedOperatorError(
             f"node '{node.name}': float quantize inside the graph; only graph inputs may be float"
         )
+    dtypes = (graph.tensors[node.inputs[0]].dtype, graph.tensors[node.outputs[0]].dtype)
+    if dtypes not in REQUANTIZE_KERNELS:
+        raise UnsupportedAttributeError(
+            f"node '{node.name}' (quantize): no kernel converts {dtypes[0]} to {dtypes[1]}; "
+            f"supported: {', '.join(f'{a} to {b}' for a, b in REQUANTIZE_KERNELS)}"
+        )
     params = kernel_params(node, graph)
-    call = KernelCall(node.name, node.op, "edgec_requantize_s8", [])
+    call = KernelCall(node.name, node.op, REQUANTIZE_KERNELS[dtypes], [])
     call.args = [
         ctx.struct(call, "edgec_requantize_params", "params", dict(params.values)),
         str(graph.tensors[node.outputs[0]].size),

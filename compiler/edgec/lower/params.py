@@ -7,6 +7,16 @@ and the C code generator both read these parameters, so they cannot disagree abo
 Conventions follow CMSIS-NN and TFLite Micro: ``input_offset = -input_zero_point``,
 ``output_offset = output_zero_point``, ``shift`` positive means a left shift. To add an op,
 register one function with ``@params_for("op")`` returning a ``KernelParams``.
+
+A conv2d, depthwise_conv2d or fully_connected node with an int16 input is a 16x8 layer
+(TFLite's 16x8 mode): int16 input and output with zero point 0, int8 symmetric weights, an
+int64 (or int32) bias, and per-channel shifts in [-31, 7], the range of TFLite's int64
+requantization (``fixed_point.multiply_by_quantized_multiplier_int64``). ``_check_16x8_layer``
+rejects anything else, and an accumulator bound of 2**47 or more.
+
+Per-group int4 weights (``Quant.group_multipliers``) add a factor 1/255 to the per-channel
+multipliers, because their accumulator is ``sum_g m[c, g] * acc_g`` with m in [1, 255]; see
+``edgec.quantize.params`` for the int4 spec.
 """
 
 from __future__ import annotations
@@ -19,7 +29,18 @@ import numpy as np
 
 from edgec.errors import QuantizationError, UnsupportedAttributeError
 from edgec.ir import Graph, Node, Quant
-from edgec.quantize.fixed_point import quantize_multiplier, round_half_away
+from edgec.ir.ops import FILTER_CHANNEL_AXIS
+from edgec.quantize.fixed_point import (
+    INT64_MULTIPLIER_SHIFT_MAX,
+    quantize_multiplier,
+    round_half_away,
+)
+from edgec.quantize.params import accumulator_weight_scales, grouped_weights, weight_rows
+
+# The output channel axis of each weighted op's filter layout (edgec.ir.ops): conv2d OHWI,
+# depthwise_conv2d 1HW(C*M), fully_connected (O, I).
+# Largest |input + input_offset| of an int8 input: 127 - (-128).
+MAX_CENTERED_INPUT = 255
 
 QMIN = {"int8": -128, "int16": -32768}
 QMAX = {"int8": 127, "int16": 32767}
@@ -115,13 +136,17 @@ def _conv_params(node: Node, graph: Graph) -> KernelParams:
     q_w = _quant(graph, node.inputs[1], node)
     q_out = _quant(graph, node.outputs[0], node)
     channels = _output_channels(node, graph)
-    weight_scales = np.broadcast_to(q_w.scale.astype(np.float64), (channels,))
+    _check_filter(node, graph)
+    weight_scales = np.broadcast_to(accumulator_weight_scales(q_w), (channels,))
     real = (
         np.float64(q_in.scale[0]) * weight_scales / np.float64(q_out.scale[0])
     )
     multipliers, shifts = _per_channel_multipliers(real)
     act_min, act_max = activation_range(node, graph)
-    _check_accumulator_bound(node, graph)
+    if "int16" in (_dtype(graph, node.inputs[0]), _dtype(graph, node.outputs[0])):
+        _check_16x8_layer(node, graph, multipliers, shifts)
+    else:
+        _check_accumulator_bound(node, graph)
     values = {
         "input_offset": -int(q_in.zero_point[0]),
         "filter_offset": -int(q_w.zero_point[0]),
@@ -132,23 +157,123 @@ def _conv_params(node: Node, graph: Graph) -> KernelParams:
     return KernelParams(values, multipliers, shifts)
 
 
+def _check_filter(node: Node, graph: Graph) -> None:
+    """Reject per-group parameters on a filter that is not int4 or whose shape they miss."""
+    filt = graph.tensors[node.inputs[1]]
+    quant = filt.quant
+    if quant is None or not quant.per_group:
+        return
+    channels = _output_channels(node, graph)
+    reduction = filt.size // channels
+    groups = -(-reduction // quant.group_size) if quant.group_size > 0 else 0
+    if filt.dtype != "int4" or quant.group_multipliers.shape != (channels, groups):
+        raise QuantizationError(
+            f"node '{node.name}' ({node.op}): filter '{filt.name}' ({filt.dtype}) has group "
+            f"multipliers of shape {quant.group_multipliers.shape} for group size "
+            f"{quant.group_size}; expected int4 values and shape ({channels}, {groups})"
+        )
+
+
 def _check_accumulator_bound(node: Node, graph: Graph) -> None:
     """Reject a layer whose sum of products could overflow the C kernels' int32 accumulator.
 
     Each tap adds (input + input_offset) * (filter + filter_offset), at most 255 times the
-    largest filter magnitude. The bias is added afterwards with a defined two's-complement
-    wrap, as the reference interpreter does, so it is not part of the bound.
+    largest filter magnitude. Per-group int4 weights add m[c, g] * acc_g per group, at most
+    255 * sum over the channel's k of m[c, g(k)] * |q[c, k]| (about K * 255 * 255 * 7); the
+    partial sums of the kernels never exceed that bound either. The bias is added afterwards
+    with a defined two's-complement wrap, as the reference interpreter does, so it is not
+    part of the bound.
     """
     filt = graph.tensors[node.inputs[1]]
     taps = filt.size // _output_channels(node, graph)
     if node.op == "depthwise_conv2d":
         taps = filt.shape[1] * filt.shape[2]
-    centered = filt.data.astype(np.int64) - int(filt.quant.zero_point[0])
-    bound = taps * 255 * int(np.abs(centered).max(initial=0))
+    if filt.quant.per_group:
+        axis = FILTER_CHANNEL_AXIS[node.op]
+        weighted = np.abs(weight_rows(grouped_weights(filt.data, filt.quant, axis), axis))
+        bound = MAX_CENTERED_INPUT * int(weighted.sum(axis=1).max(initial=0))
+    else:
+        centered = filt.data.astype(np.int64) - int(filt.quant.zero_point[0])
+        bound = taps * MAX_CENTERED_INPUT * int(np.abs(centered).max(initial=0))
     if bound > 2**31 - 1:
         raise UnsupportedAttributeError(
             f"node '{node.name}' ({node.op}): {taps} taps can overflow the int32 accumulator "
             f"(bound {bound}); split the layer into smaller ones"
+        )
+
+
+# Largest |input| of an int16 input (zero point 0) and the accumulator bound of TFLite's
+# int64 requantization: it multiplies the accumulator by a 16-bit multiplier in int64.
+MAX_INT16_INPUT = 32768
+INT16_ACCUMULATOR_LIMIT = 2**47
+
+
+def _check_16x8_layer(
+    node: Node, graph: Graph, multipliers: np.ndarray, shifts: np.ndarray
+) -> None:
+    """Reject a 16x8 layer that the int16 kernels cannot run as TFLite's 16x8 mode does."""
+    _check_16x8_tensors(node, graph)
+    bias = graph.tensors[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    if bias is not None and bias.dtype not in ("int32", "int64"):
+        raise UnsupportedAttributeError(
+            f"node '{node.name}' ({node.op}): bias '{bias.name}' is {bias.dtype}; int16 "
+            "layers take an int64 or int32 bias"
+        )
+
+    too_large = np.flatnonzero((shifts > INT64_MULTIPLIER_SHIFT_MAX) & (multipliers != 0))
+    if too_large.size:
+        channel = int(too_large[0])
+        raise QuantizationError(
+            f"node '{node.name}' ({node.op}): channel {channel} has requantization shift "
+            f"{int(shifts[channel])}, above the {INT64_MULTIPLIER_SHIFT_MAX} that the int16 "
+            "requantization supports (input scale x weight scale / output scale >= 128); "
+            "widen the output's range"
+        )
+    _check_int16_accumulator_bound(node, graph, bias)
+
+
+def _check_16x8_tensors(node: Node, graph: Graph) -> None:
+    """Reject a 16x8 layer without int16 input and output of zero point 0 and int8 weights
+    of zero point 0."""
+    where = f"node '{node.name}' ({node.op})"
+    dtypes = (_dtype(graph, node.inputs[0]), _dtype(graph, node.outputs[0]))
+    if dtypes != ("int16", "int16"):
+        raise UnsupportedAttributeError(
+            f"{where}: input and output are {dtypes[0]} and {dtypes[1]}; int16 layers need "
+            "int16 on both sides, so convert the other side with a quantize node"
+        )
+
+    for name in (node.inputs[0], node.outputs[0]):
+        zero_point = int(_quant(graph, name, node).zero_point[0])
+        if zero_point != 0:
+            raise QuantizationError(
+                f"{where}: int16 tensor '{name}' has zero point {zero_point}; int16 "
+                "activations must be symmetric (zero point 0)"
+            )
+
+    filt = graph.tensors[node.inputs[1]]
+    if filt.dtype != "int8" or (filt.quant.zero_point != 0).any():
+        raise UnsupportedAttributeError(
+            f"{where}: filter '{filt.name}' is {filt.dtype} with zero points "
+            f"{sorted(set(filt.quant.zero_point.tolist()))[:4]}; int16 layers need int8 "
+            "weights with zero point 0"
+        )
+
+
+def _check_int16_accumulator_bound(node: Node, graph: Graph, bias) -> None:
+    """Reject a 16x8 layer whose accumulator plus bias could reach 2**47 in magnitude."""
+    filt = graph.tensors[node.inputs[1]]
+    taps = filt.size // _output_channels(node, graph)
+    if node.op == "depthwise_conv2d":
+        taps = filt.shape[1] * filt.shape[2]
+    # Python integers: the magnitude of an int64 bias of -2**63 does not fit in int64.
+    largest_bias = 0 if bias is None else max((abs(int(v)) for v in bias.data.ravel()), default=0)
+    bound = taps * MAX_INT16_INPUT * int(np.abs(filt.data.astype(np.int64)).max(initial=0))
+    if bound + largest_bias >= INT16_ACCUMULATOR_LIMIT:
+        raise UnsupportedAttributeError(
+            f"node '{node.name}' ({node.op}): {taps} taps and bias up to {largest_bias} can "
+            f"reach the int64 requantization limit 2**47 (bound {bound + largest_bias}); "
+            "split the layer into smaller ones or check the bias"
         )
 
 

@@ -4,7 +4,8 @@ Pipeline position: between the graph passes and ``quantize_graph``. ``load_calib
 turns an .npz file (one array per graph input, keyed by input name, samples stacked along a
 leading axis) into validated feeds. ``collect_ranges`` runs the float reference interpreter
 one sample at a time and feeds each float activation to an observer (see
-``edgec.quantize.observers`` for the registry of methods).
+``edgec.quantize.observers`` for the registry of methods and their options). A per-tensor
+override (``method_for``) gives a tensor another method.
 
 Invariants of the returned feeds: every graph input is present, every array has shape
 ``(N, *input_shape)`` with the same N >= 1, float inputs are float32 and finite, and integer
@@ -18,12 +19,13 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from edgec.errors import CalibrationError
 from edgec.ir import DTYPES, Graph
-from edgec.quantize.observers import OBSERVERS, Observer
+from edgec.quantize.observers import Observer, make_observer
 from edgec.reference.interpreter import run
 
 RANDOM_SOURCE = "random"
@@ -177,21 +179,26 @@ def _check_sample_counts(feeds: dict[str, np.ndarray]) -> None:
 
 
 def collect_ranges(
-    graph: Graph, feeds: dict[str, np.ndarray], method: str = "minmax", quiet: bool = False
+    graph: Graph,
+    feeds: dict[str, np.ndarray],
+    method: str = "minmax",
+    quiet: bool = False,
+    options: Mapping[str, Any] | None = None,
+    method_for: Mapping[str, tuple[str, Mapping[str, Any] | None]] | None = None,
 ) -> dict[str, tuple[float, float]]:
-    """Return the observed ``(min, max)`` of every non-constant float32 tensor of ``graph``.
+    """Return the calibrated ``(min, max)`` of every non-constant float32 tensor of ``graph``.
 
     ``feeds`` maps each graph input to its samples (as ``load_calibration`` returns them).
     The float reference interpreter runs one sample at a time, so memory holds one sample's
-    activations. ``method`` names an observer in ``OBSERVERS``. For more than
-    ``PROGRESS_MIN_SAMPLES`` samples, progress goes to stderr unless ``quiet`` is true.
-    Raises CalibrationError for an unknown method, missing feeds, or a NaN/Inf activation.
+    activations. ``method`` names an observer in ``OBSERVERS`` and ``options`` are its keyword
+    options. ``method_for`` maps a tensor name to its own ``(method, options)``, overriding
+    the default for that tensor. Entries for graph tensors that are not observed (integer or
+    constant tensors) are ignored. For more than ``PROGRESS_MIN_SAMPLES`` samples, progress
+    goes to stderr unless ``quiet`` is true. Raises CalibrationError for an unknown method,
+    option or tensor name, a bad option value, missing feeds, or a NaN/Inf activation, and
+    checks the methods and options before running any sample.
     """
-    if method not in OBSERVERS:
-        raise CalibrationError(
-            f"unknown calibration method '{method}'; expected one of {sorted(OBSERVERS)}"
-        )
-    observers = {name: OBSERVERS[method]() for name in _observed_tensors(graph)}
+    observers = _make_observers(graph, method, options, method_for)
     count = _sample_count(graph, feeds)
     report = _progress_reporter(count, quiet)
     for index in range(count):
@@ -200,6 +207,38 @@ def collect_ranges(
         _update_observers(graph, observers, values, index)
         report(index + 1)
     return {name: observer.range() for name, observer in observers.items()}
+
+
+def _make_observers(
+    graph: Graph,
+    method: str,
+    options: Mapping[str, Any] | None,
+    method_for: Mapping[str, tuple[str, Mapping[str, Any] | None]] | None,
+) -> dict[str, Observer]:
+    """Create the observer of every observed tensor, checking ``method_for`` first."""
+    make_observer(method, options)  # checks the default even if method_for covers every tensor
+    method_for = dict(method_for or {})
+    unknown = sorted(name for name in method_for if name not in graph.tensors)
+    if unknown:
+        raise CalibrationError(
+            f"method_for names tensors {unknown} that are not in the graph; use the names of "
+            "graph inputs or node outputs"
+        )
+    observers = {}
+    for name in _observed_tensors(graph):
+        if name not in method_for:
+            observers[name] = make_observer(method, options)
+            continue
+        entry = method_for[name]
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+            raise CalibrationError(
+                f"method_for['{name}'] is {entry!r}; expected a (method, options) tuple"
+            )
+        try:
+            observers[name] = make_observer(*entry)
+        except CalibrationError as error:
+            raise CalibrationError(f"method_for['{name}']: {error}") from error
+    return observers
 
 
 def _observed_tensors(graph: Graph) -> list[str]:

@@ -13,11 +13,26 @@ gemmlowp's arithmetic:
 
 All inputs are integer numpy arrays (or scalars) with values in int32 range; computation is
 in int64 and results are int64 arrays with int32 values.
+
+``requantize_rounding("single")`` switches ``multiply_by_quantized_multiplier`` to single
+rounding for the code inside it: ``(x * m + 2**(t - 1)) >> t`` with ``t = 31 - shift``,
+computed in int64 and saturated to int32, like TFLite built with TFLITE_SINGLE_ROUNDING.
+A shift above 30 counts as 30 and one below -31 as -31. The reference interpreter uses it
+for graphs whose ``requantize_rounding`` is "single" (ONNX QDQ models, whose own runtime
+rounds once); the C kernels get the same arithmetic from ``-DEDGEC_SINGLE_ROUNDING=1``.
+
+The 16x8 layers (int16 activations, int8 weights) requantize an int64 accumulator with
+``multiply_by_quantized_multiplier_int64``, TFLite's int64 MultiplyByQuantizedMultiplier: the
+Q31 multiplier is rounded to 16 bits, and the product is shifted right once with rounding
+half up. Its result is an int64 array.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -78,12 +93,71 @@ def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold)
 
 
+ROUNDING_MODES = ("double", "single")
+_ROUNDING: contextvars.ContextVar[str] = contextvars.ContextVar("rounding", default="double")
+
+
+@contextlib.contextmanager
+def requantize_rounding(mode: str) -> Iterator[None]:
+    """Use ``mode`` ("double" or "single") for requantization inside the ``with`` block."""
+    if mode not in ROUNDING_MODES:
+        raise ValueError(f"rounding mode {mode!r} is not one of {ROUNDING_MODES}")
+    token = _ROUNDING.set(mode)
+    try:
+        yield
+    finally:
+        _ROUNDING.reset(token)
+
+
+def _single_rounding(x, multiplier, shift) -> np.ndarray:
+    total_shift = np.clip(31 - np.asarray(shift, dtype=np.int64), 1, 62)
+    product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
+    result = (product + (np.int64(1) << (total_shift - 1))) >> total_shift
+    return np.clip(result, INT32_MIN, INT32_MAX)
+
+
 def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
+    if _ROUNDING.get() == "single":
+        return _single_rounding(x, multiplier, shift)
     shift = np.asarray(shift, dtype=np.int64)
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
     shifted = wrap_int32(np.asarray(x, dtype=np.int64) << left)
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+INT64_MULTIPLIER_SHIFT_MIN = -31
+INT64_MULTIPLIER_SHIFT_MAX = 7
+
+
+def multiply_by_quantized_multiplier_int64(x, multiplier, shift) -> np.ndarray:
+    """Return ``x * multiplier * 2**(shift - 31)`` for int64 ``x``, as TFLite's 16x8 kernels do.
+
+    TFLite's int64 MultiplyByQuantizedMultiplier (tensorflow/lite/kernels/internal/common.cc,
+    double-rounding build): ``reduced = (multiplier + 2**15) >> 16`` (``2**15 - 1`` when
+    ``multiplier >= 0x7FFF0000``), then ``(x * reduced + 2**(14 - shift)) >> (15 - shift)``
+    with a floor shift, so ties round toward +infinity. Valid for ``multiplier >= 0`` and
+    ``shift`` in [-31, 7], TFLite's range. The product and sum wrap modulo 2**64, as the C
+    helper computes them in uint64; TFLite requires ``|x| < 2**47``, where nothing wraps.
+    The result is not narrowed to int32: the kernels clamp it to the activation range.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    multiplier = np.asarray(multiplier, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    if (multiplier < 0).any() or (shift < INT64_MULTIPLIER_SHIFT_MIN).any() or (
+        shift > INT64_MULTIPLIER_SHIFT_MAX
+    ).any():
+        raise ValueError(
+            "multiply_by_quantized_multiplier_int64 needs multipliers >= 0 and shifts in "
+            f"[{INT64_MULTIPLIER_SHIFT_MIN}, {INT64_MULTIPLIER_SHIFT_MAX}]"
+        )
+    reduced = np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
+    total_shift = 15 - shift
+    # Integer arrays wrap on overflow without a warning; 0-d inputs are made 1-d so that
+    # numpy does not treat them as scalars, which warn.
+    product = np.atleast_1d(x) * np.atleast_1d(reduced)
+    rounded = product + (np.int64(1) << (np.atleast_1d(total_shift) - 1))
+    return (rounded >> np.atleast_1d(total_shift)).reshape(np.broadcast(x, reduced, shift).shape)
 
 
 def saturating_left_shift(x, exponent: int) -> np.ndarray:

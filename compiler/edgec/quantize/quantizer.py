@@ -10,10 +10,19 @@ Stages:
 1. Plan: walk the nodes in execution order and give every float activation a ``Quant``. The
    op's rule picks its own observed range, the input's parameters, fixed parameters, or
    (concat) one common set of parameters for all inputs and the output.
-2. Build: emit the int8 graph. Constants become int8 weights per channel, int32 biases, or
+2. Build: emit the int8 graph. Constants become int8 weights per channel (int4 weights per
+   channel or per group where the layer's ``LayerSettings`` ask for 4 bits), int32 biases, or
    int8 per-tensor values. Concat inputs whose parameters differ from the common ones get an
    int8-to-int8 ``quantize`` (requantize) node. Each float32 graph input feeds a new
    ``quantize`` node, and each float32 graph output comes from a new ``dequantize`` node.
+
+int16 activations: a weighted layer whose ``LayerSettings.activation_bits`` is 16 reads and
+writes int16 tensors (symmetric, zero point 0, ``int16_activation_quant``) with int8 weights
+and an int64 bias, as TFLite's 16x8 mode. The plan gives its input and output tensors int16
+parameters besides their int8 ones. The builder computes such an output as int16 (tensor
+``<name>_int16``), and it adds one ``quantize`` node per tensor where an int16 value meets an
+int8 reader (``<name>_to_int8``) or an int8 value meets a 16-bit layer (``<name>_to_int16``).
+Graph inputs and outputs stay int8 at the boundary, so the float I/O code is unchanged.
 
 Invariants of the result: it passes ``Graph.check()``. Its only float32 tensors are the
 float graph inputs and outputs, which keep their names. Integer inputs and tensors (such as
@@ -24,32 +33,52 @@ To support another op, add a ``QuantRule`` for it to ``QUANT_RULES``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
 
 from edgec.errors import QuantizationError
 from edgec.ir import Graph, Node, Quant, Tensor
+from edgec.ir.ops import FILTER_CHANNEL_AXIS
+from edgec.quantize.config import LayerSettings
 from edgec.quantize.params import (
+    GROUP_MULTIPLIER_MAX,
     SOFTMAX_OUTPUT,
+    accumulator_weight_scales,
     activation_quant,
     fixed_quant,
+    int4_group_size,
+    int16_activation_quant,
     quantize_bias,
     quantize_values,
     quantize_weights,
+    quantize_weights_int4,
+    round_half_away,
 )
 
 
-def quantize_graph(float_graph: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
+def quantize_graph(
+    float_graph: Graph,
+    ranges: dict[str, tuple[float, float]],
+    settings: Callable[[Node], LayerSettings] | None = None,
+    weight_overrides: Mapping[str, tuple[np.ndarray, Quant]] | None = None,
+) -> Graph:
     """Return an int8 copy of ``float_graph`` quantized with the calibration ``ranges``.
 
     ``ranges`` maps every non-constant float32 tensor to its observed ``(min, max)``, as
-    ``collect_ranges`` returns it. ``float_graph`` is not modified. Raises QuantizationError
-    for ops without a quantization rule, an already quantized graph, a missing range, or a
-    NaN or infinite weight or bias.
+    ``collect_ranges`` returns it. ``settings`` gives each node's ``LayerSettings`` (weight
+    granularity); by default every node gets the defaults. ``float_graph`` is not modified.
+    Raises QuantizationError for ops without a quantization rule, an already quantized
+    graph, a missing range, or a NaN or infinite weight or bias.
+
+    ``weight_overrides`` maps a filter tensor name to integer values (the filter's shape)
+    and their ``Quant``, which replace the quantizer's rounding of that filter (GPTQ,
+    ``edgec.quantize.methods.gptq``). The bias is then quantized with their scales.
     """
     _check_float_graph(float_graph)
-    plan = _Plan(float_graph, ranges)
+    plan = _Plan(float_graph, ranges, settings or (lambda node: LayerSettings()))
+    plan.weight_overrides = dict(weight_overrides or {})
     plan.run()
     graph = _Builder(float_graph, plan).build()
     graph.check()
@@ -77,15 +106,28 @@ def _check_float_graph(graph: Graph) -> None:
 class _Plan:
     """The quantization parameters of every float activation, decided before building."""
 
-    def __init__(self, graph: Graph, ranges: dict[str, tuple[float, float]]) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        ranges: dict[str, tuple[float, float]],
+        settings: Callable[[Node], LayerSettings],
+    ) -> None:
         self.graph = graph
         self.ranges = ranges
+        self.settings = settings
+        # Filter tensor name -> integer values and Quant chosen before quantize_graph.
+        self.weight_overrides: dict[str, tuple[np.ndarray, Quant]] = {}
         self.quant: dict[str, Quant] = {}
         # Tensors whose parameters came from their own range, so a concat that is their only
         # consumer may replace them instead of inserting a requantize node.
         self.replaceable: set[str] = set()
         # (node position, input position) -> parameters the input must be requantized to.
         self.requantize: dict[tuple[int, int], Quant] = {}
+        # 16-bit layers by node name, the int16 parameters of the tensors they read or
+        # write, and their outputs, which are computed as int16.
+        self.int16_layers: set[str] = set()
+        self.int16_quant: dict[str, Quant] = {}
+        self.int16_outputs: set[str] = set()
 
     def run(self) -> None:
         for name in self.graph.inputs:
@@ -113,6 +155,22 @@ class _Plan:
 
     def observed_quant(self, name: str) -> Quant:
         return activation_quant(*self.observed_range(name), name=name)
+
+    def add_int16_layer(self, node: Node) -> None:
+        """Make ``node`` read its input 0 and write its outputs as int16."""
+        self.int16_layers.add(node.name)
+        for name in (node.inputs[0], *node.outputs):
+            self.int16_quant[name] = int16_activation_quant(*self.observed_range(name), name=name)
+        self.int16_outputs.update(node.outputs)
+
+    def reads_int16(self, node: Node, index: int = 0) -> bool:
+        """Return whether input ``index`` of ``node`` is read as int16."""
+        return index == 0 and node.name in self.int16_layers
+
+    def input_quant(self, node: Node) -> Quant:
+        """Return the parameters of input 0 as ``node`` reads it (int16 or int8)."""
+        source = node.inputs[0]
+        return self.int16_quant[source] if self.reads_int16(node) else self.quant[source]
 
     def can_replace(self, name: str) -> bool:
         """Return whether the parameters of ``name`` may change without affecting other nodes."""
@@ -221,9 +279,11 @@ class ConcatRule(SharedQuantRule):
 class WeightedRule(QuantRule):
     """Rule for conv2d, depthwise_conv2d and fully_connected.
 
-    Weights become int8 per output channel along ``channel_axis``, the bias int32, and the
-    output is quantized over its own range. A channel's weight scale is raised when needed
-    so that its quantized bias stays within 2**30.
+    Weights become int8 per output channel along ``channel_axis`` (int4 per channel or per
+    group when the layer's settings say ``weight_bits = 4``), the bias int32, and the output
+    is quantized over its own range. A channel's weight scale is raised when needed so that
+    its quantized bias stays within 2**30. A 16-bit layer (``activation_bits = 16``) reads
+    and writes int16 and gets an int64 bias, kept within 2**40.
     """
 
     def __init__(self, channel_axis: int) -> None:
@@ -252,32 +312,98 @@ class WeightedRule(QuantRule):
                 "output channels"
             )
         super().plan(plan, node, position)
+        if plan.settings(node).activation_bits == 16:
+            plan.add_int16_layer(node)
 
     def constant_input(self, plan: _Plan, node: Node, index: int, tensor: Tensor) -> Tensor:
         weights = plan.graph.tensors[node.inputs[1]]
-        input_scale = float(plan.quant[node.inputs[0]].scale[0])
+        input_scale = float(plan.input_quant(node).scale[0])
+        bias_bits = 64 if plan.reads_int16(node) else 32
+        settings = plan.settings(node)
+        per_tensor = settings.weight_granularity == "per-tensor"
+        group_size = None
+        if settings.weight_bits == 4 and settings.weight_granularity == "per-group":
+            group_size = int4_group_size(weights.shape, self.channel_axis, settings.group_size)
         min_scales = None
         if len(node.inputs) > 2 and node.inputs[2]:
             # A channel whose weights are almost all zero gets a tiny scale. Raising it keeps
-            # the bias within 2**30 units, so the int32 bias and accumulator cannot overflow.
+            # the bias within BIAS_UNITS_MAX units, so the bias and accumulator cannot overflow.
+            # Per-group int4 biases have 255 times more units (scale input_scale * scale / 255).
             bias_values = np.abs(plan.graph.tensors[node.inputs[2]].data.astype(np.float64))
-            min_scales = bias_values / (input_scale * 2.0**30)
-        values, weights_quant = quantize_weights(
-            weights.data, self.channel_axis, weights.name, min_scales
-        )
+            min_scales = bias_values / (input_scale * BIAS_UNITS_MAX[bias_bits])
+            if group_size is not None:
+                min_scales = min_scales * GROUP_MULTIPLIER_MAX
+        override = plan.weight_overrides.get(weights.name)
+        if override is not None:
+            values, weights_quant = _fitted_override(
+                node, weights, override, self.channel_axis, min_scales, per_tensor
+            )
+            dtype = "int4" if settings.weight_bits == 4 else "int8"
+        elif settings.weight_bits == 4:
+            values, weights_quant = quantize_weights_int4(
+                weights.data, self.channel_axis, weights.name, min_scales,
+                per_tensor=per_tensor, group_size=group_size,
+            )
+            dtype = "int4"
+        else:
+            values, weights_quant = quantize_weights(
+                weights.data, self.channel_axis, weights.name, min_scales, per_tensor=per_tensor
+            )
+            dtype = "int8"
         if index == 1:
-            return Tensor(tensor.name, tensor.shape, "int8", values, weights_quant)
-        bias, bias_quant = quantize_bias(tensor.data, input_scale, weights_quant.scale, node.name)
-        return Tensor(tensor.name, tensor.shape, "int32", bias, bias_quant)
+            return Tensor(tensor.name, tensor.shape, dtype, values, weights_quant)
+        bias, bias_quant = quantize_bias(
+            tensor.data, input_scale, accumulator_weight_scales(weights_quant), node.name,
+            bits=bias_bits,
+        )
+        return Tensor(tensor.name, tensor.shape, bias.dtype.name, bias, bias_quant)
 
+
+def _fitted_override(
+    node: Node, weights: Tensor, override: tuple[np.ndarray, Quant], axis: int,
+    min_scales: np.ndarray | None, per_tensor: bool,
+) -> tuple[np.ndarray, Quant]:
+    """Return an override's int8 values and Quant, with the bias-fit raise of the scales.
+
+    The override's grid was fixed before the input scale was known. A channel whose scale
+    is below ``min_scales`` (a near-zero channel with a large bias) gets the raised scale,
+    and its integers are rounded again onto the coarser grid: q * old_scale / new_scale.
+    Raises QuantizationError when the shape or channel count does not match the filter.
+    """
+    values, quant = override
+    values = np.asarray(values)
+    channels = weights.shape[axis]
+    if values.shape != weights.shape or quant.scale.size != channels:
+        raise QuantizationError(
+            f"node '{node.name}' ({node.op}): the weight override of '{weights.name}' has "
+            f"shape {values.shape} and {quant.scale.size} scales, expected {weights.shape} "
+            f"and {channels}; compute it from this graph's filter"
+        )
+    values = values.astype(np.int8)
+    if min_scales is None:
+        return values, quant
+    scales = np.maximum(quant.scale, np.asarray(min_scales, dtype=np.float32))
+    if per_tensor:
+        scales = np.full_like(scales, scales.max())
+    if np.array_equal(scales, quant.scale):
+        return values, quant
+    ratio = quant.scale.astype(np.float64) / scales.astype(np.float64)
+    shape = [1] * values.ndim
+    shape[axis] = -1
+    rounded = round_half_away(values.astype(np.float64) * ratio.reshape(shape))
+    return rounded.astype(np.int8), replace(quant, scale=scales)
+
+
+# Largest quantized bias magnitude by bias bits: 2**30 keeps the int32 bias and accumulator
+# of the int8 kernels from overflowing, and 2**40 leaves the 16x8 kernels' int64 accumulator
+# far below the 2**47 that TFLite's int64 requantization accepts.
+BIAS_UNITS_MAX = {32: 2.0**30, 64: 2.0**40}
 
 _OWN_RANGE = QuantRule()
 _SHARED = SharedQuantRule()
 
 QUANT_RULES: dict[str, QuantRule] = {
-    "conv2d": WeightedRule(channel_axis=0),
-    "depthwise_conv2d": WeightedRule(channel_axis=3),
-    "fully_connected": WeightedRule(channel_axis=0),
+    **{op: WeightedRule(channel_axis=axis) for op, axis in FILTER_CHANNEL_AXIS.items()},
     "add": _OWN_RANGE,
     "sub": _OWN_RANGE,
     "mul": _OWN_RANGE,
@@ -310,6 +436,10 @@ class _Builder:
         self.constant_versions: dict[str, list[str]] = {}
         # (int8 tensor name, scale, zero point) -> its requantized tensor.
         self.requantized: dict[tuple[str, float, int], str] = {}
+        # Float activation name -> its int16 tensor, for the tensors a 16-bit layer writes or
+        # reads, and the int16 outputs whose int8 conversion exists already.
+        self.int16_names: dict[str, str] = {}
+        self.converted_to_int8: set[str] = set()
 
     def build(self) -> Graph:
         self._name_boundary_tensors()
@@ -365,7 +495,7 @@ class _Builder:
             tensor = self.source.tensors[name]
             self.graph.add_tensor(Tensor(name, tensor.shape, "float32"))
             node_name = self._fresh_node_name(f"{name}_dequantize")
-            self.graph.nodes.append(Node("dequantize", node_name, [self.int8_names[name]], [name]))
+            self.graph.nodes.append(Node("dequantize", node_name, [self._int8_view(name)], [name]))
 
     def _add_node(self, node: Node, position: int) -> None:
         inputs = [
@@ -379,7 +509,9 @@ class _Builder:
             return ""
         tensor = self.source.tensors[name]
         if self.plan.is_activation(name):
-            int8_name = self.int8_names.get(name, name)
+            if self.plan.reads_int16(node, index):
+                return self._int16_view(name)
+            int8_name = self._int8_view(name)
             target = self.plan.requantize.get((position, index))
             return self._requantize(int8_name, target) if target is not None else int8_name
         if tensor.is_constant and tensor.dtype == "float32":
@@ -390,12 +522,46 @@ class _Builder:
     def _output_name(self, name: str) -> str:
         if not self.plan.is_activation(name):
             return self._copy_tensor(name)
+        if name in self.plan.int16_outputs:
+            int16_name = self._fresh_tensor_name(f"{name}_int16")
+            self._add_int16_tensor(int16_name, name)
+            self.int16_names[name] = int16_name
+            return int16_name
         int8_name = self.int8_names.get(name, name)
         self._add_int8_tensor(int8_name, self.source.tensors[name].shape, self.plan.quant[name])
         return int8_name
 
     def _add_int8_tensor(self, name: str, shape: tuple[int, ...], quant: Quant) -> None:
         self.graph.add_tensor(Tensor(name, shape, "int8", quant=replace(quant)))
+
+    def _add_int16_tensor(self, name: str, float_name: str) -> None:
+        shape = self.source.tensors[float_name].shape
+        quant = replace(self.plan.int16_quant[float_name])
+        self.graph.add_tensor(Tensor(name, shape, "int16", quant=quant))
+
+    def _int8_view(self, name: str) -> str:
+        """Return the int8 tensor of activation ``name``, converting an int16 output once."""
+        int8_name = self.int8_names.get(name, name)
+        if name in self.plan.int16_outputs and name not in self.converted_to_int8:
+            self._add_int8_tensor(int8_name, self.source.tensors[name].shape, self.plan.quant[name])
+            node_name = self._fresh_node_name(f"{name}_to_int8")
+            self.graph.nodes.append(
+                Node("quantize", node_name, [self.int16_names[name]], [int8_name])
+            )
+            self.converted_to_int8.add(name)
+        return int8_name
+
+    def _int16_view(self, name: str) -> str:
+        """Return the int16 tensor of activation ``name``, converting an int8 one once."""
+        if name not in self.int16_names:
+            int16_name = self._fresh_tensor_name(f"{name}_int16")
+            self._add_int16_tensor(int16_name, name)
+            node_name = self._fresh_node_name(f"{name}_to_int16")
+            self.graph.nodes.append(
+                Node("quantize", node_name, [self._int8_view(name)], [int16_name])
+            )
+            self.int16_names[name] = int16_name
+        return self.int16_names[name]
 
     def _copy_tensor(self, name: str) -> str:
         """Copy an integer tensor unchanged (integer inputs, integer constants)."""

@@ -5,6 +5,23 @@ its integer parameters from ``edgec.lower.params`` (the same numbers the C code 
 computes in int64 with the rounding of ``edgec.quantize.fixed_point``. The formulas follow
 TFLite's reference integer kernels, so TFLite int8 models run bit-exactly; the C kernels in
 runtime_c/kernels/ref must match these functions bit for bit.
+
+int4 weights arrive unpacked (int8 values in [-7, 7]). Per-channel int4 layers compute
+exactly like int8 ones. Per-group int4 layers (``Quant.group_multipliers``) follow
+``acc_g = sum over k in group g of q[c, k] * (x_k + input_offset)`` and
+``total = bias[c] + sum_g m[c, g] * acc_g``; the kernels below compute the same total as one
+sum with the weights ``m[c, g(k)] * q[c, k]`` (``edgec.quantize.params.grouped_weights``),
+which is exact because the compile-time accumulator bound keeps every partial sum in int32.
+
+16x8 layers (conv2d, depthwise_conv2d, fully_connected with an int16 input; TFLite's 16x8
+mode): int16 input and output with zero point 0, int8 weights, int64 bias. The accumulator
+is int64 (sum of products plus bias, wrapping modulo 2**64 like the C kernels' uint64 sum),
+requantized by ``fixed_point.multiply_by_quantized_multiplier_int64`` and clamped to the
+activation range. TFLite narrows the requantized value to int32 before it clamps. Clamping the
+int64 value gives the same result whenever that value fits in int32, which TFLite's int64
+requantization assumes, and saturates where the narrowing would wrap.
+The ``quantize`` between int8 and int16 is TFLite's Requantize, the same formula as int8 to
+int8 with the output type's range.
 """
 
 from __future__ import annotations
@@ -12,8 +29,9 @@ from __future__ import annotations
 import numpy as np
 
 from edgec.ir import DTYPES, Graph, Node
-from edgec.lower.params import SOFTMAX_DIFF_INTEGER_BITS, kernel_params
+from edgec.lower.params import FILTER_CHANNEL_AXIS, SOFTMAX_DIFF_INTEGER_BITS, kernel_params
 from edgec.quantize import fixed_point as fp
+from edgec.quantize.params import grouped_weights
 from edgec.reference.interpreter import INT_KERNELS, register
 
 
@@ -21,8 +39,11 @@ def _out_dtype(node: Node, graph: Graph, index: int = 0):
     return DTYPES[graph.tensors[node.outputs[index]].dtype]
 
 
-def _requantize(acc, params, channel_axis_size=None):
+def _requantize(acc, params, node: Node, graph: Graph):
     """Per-channel requantization along the last axis, then offset (no clamp)."""
+    if graph.tensors[node.inputs[0]].dtype == "int16":
+        # 16x8: the int64 requantization; both offsets are 0 (checked by kernel_params).
+        return fp.multiply_by_quantized_multiplier_int64(acc, params.multipliers, params.shifts)
     return (
         fp.multiply_by_quantized_multiplier(acc, params.multipliers, params.shifts)
         + params["output_offset"]
@@ -32,6 +53,13 @@ def _requantize(acc, params, channel_axis_size=None):
 def _clamp(values, params, dtype):
     clamped = np.clip(values, params["activation_min"], params["activation_max"])
     return clamped.astype(dtype)
+
+
+def _filter_values(node: Node, graph: Graph, w: np.ndarray, params) -> np.ndarray:
+    """Return the filter as int64 with the filter offset added (per-group: ``grouped_weights``)."""
+    quant = graph.tensors[node.inputs[1]].quant
+    values = grouped_weights(w, quant, FILTER_CHANNEL_AXIS[node.op])
+    return values + params["filter_offset"]
 
 
 def _windows(x: np.ndarray, node: Node, kernel: tuple[int, int], pad_value: int):
@@ -61,13 +89,14 @@ def conv2d(node, inputs, graph):
     x, w, b = inputs
     params = kernel_params(node, graph)
     zero_point = -params["input_offset"]
+    w = _filter_values(node, graph, w, params)
     acc = 0
     for ky, kx, patch in _windows(x.astype(np.int64), node, w.shape[1:3], zero_point):
-        tap = w[:, ky, kx, :].astype(np.int64) + params["filter_offset"]
+        tap = w[:, ky, kx, :]
         acc = acc + np.tensordot(patch - zero_point, tap, axes=([3], [1]))
     if b is not None:
         acc = acc + b.astype(np.int64)
-    return [_clamp(_requantize(acc, params), params, _out_dtype(node, graph))]
+    return [_clamp(_requantize(acc, params, node, graph), params, _out_dtype(node, graph))]
 
 
 @register(INT_KERNELS, "depthwise_conv2d")
@@ -77,12 +106,13 @@ def depthwise_conv2d(node, inputs, graph):
     zero_point = -params["input_offset"]
     multiplier = w.shape[3] // x.shape[3]
     x_rep = np.repeat(x.astype(np.int64), multiplier, axis=3)
+    w = _filter_values(node, graph, w, params)
     acc = 0
     for ky, kx, patch in _windows(x_rep, node, w.shape[1:3], zero_point):
-        acc = acc + (patch - zero_point) * (w[0, ky, kx, :].astype(np.int64) + params["filter_offset"])
+        acc = acc + (patch - zero_point) * w[0, ky, kx, :]
     if b is not None:
         acc = acc + b.astype(np.int64)
-    return [_clamp(_requantize(acc, params), params, _out_dtype(node, graph))]
+    return [_clamp(_requantize(acc, params, node, graph), params, _out_dtype(node, graph))]
 
 
 @register(INT_KERNELS, "fully_connected")
@@ -90,10 +120,10 @@ def fully_connected(node, inputs, graph):
     x, w, b = inputs
     params = kernel_params(node, graph)
     rows = x.astype(np.int64).reshape(-1, w.shape[1]) + params["input_offset"]
-    acc = rows @ (w.astype(np.int64) + params["filter_offset"]).T
+    acc = rows @ _filter_values(node, graph, w, params).T
     if b is not None:
         acc = acc + b.astype(np.int64)
-    out = _clamp(_requantize(acc, params), params, _out_dtype(node, graph))
+    out = _clamp(_requantize(acc, params, node, graph), params, _out_dtype(node, graph))
     return [out.reshape(graph.tensors[node.outputs[0]].shape)]
 
 

@@ -69,19 +69,26 @@ def run(
     for name, tensor in graph.tensors.items():
         if tensor.is_constant:
             values[name] = tensor.data
-    for node in graph.nodes:
-        registry = FLOAT_KERNELS if _is_float_node(node, graph) else INT_KERNELS
-        kernel = registry.get(node.op)
-        if kernel is None:
-            kind = "float" if registry is FLOAT_KERNELS else "quantized"
-            raise NotImplementedError(f"node '{node.name}': no {kind} reference kernel for '{node.op}'")
-        args = [values[i] if i else None for i in node.inputs]
-        results = kernel(node, args, graph)
-        for name, value in zip(node.outputs, results):
-            values[name] = value
+    from edgec.quantize.fixed_point import requantize_rounding
+
+    with requantize_rounding(graph.requantize_rounding):
+        for node in graph.nodes:
+            _run_node(node, graph, values)
     if keep_all:
         return values
     return {name: values[name] for name in graph.outputs}
+
+
+def _run_node(node, graph: Graph, values: dict[str, np.ndarray]) -> None:
+    registry = FLOAT_KERNELS if _is_float_node(node, graph) else INT_KERNELS
+    kernel = registry.get(node.op)
+    if kernel is None:
+        kind = "float" if registry is FLOAT_KERNELS else "quantized"
+        raise NotImplementedError(f"node '{node.name}': no {kind} reference kernel for '{node.op}'")
+    args = [values[i] if i else None for i in node.inputs]
+    results = kernel(node, args, graph)
+    for name, value in zip(node.outputs, results):
+        values[name] = value
 
 
 def run_samples(

@@ -7,8 +7,9 @@
  * requantization, which is gemmlowp's fixedpoint arithmetic.
  *
  * No signed overflow anywhere: products are taken in int64, and wrapping shifts and sums
- * are done in uint32 and converted back with edgec_wrap_int32. Right shifts of negative
- * values use a form that is an arithmetic shift on every compiler.
+ * are done in uint32 and converted back with edgec_wrap_int32 (uint64 and edgec_wrap_int64
+ * in the int64 helpers of the 16x8 kernels). Right shifts of negative values use a form
+ * that is an arithmetic shift on every compiler.
  *
  * A value with k integer bits is stored as an int32 raw = real * 2^(31 - k) ("Qk.(31-k)").
  * The product of two such values is a doubling high multiply, and the integer bits add up.
@@ -111,6 +112,32 @@ static inline int32_t edgec_rounding_divide_by_pot(int32_t x, int32_t exponent)
  * the Python reference for shift >= -63. A left shift of 32 or more gives 0 there too (the
  * wrap of x * 2^shift).
  */
+#ifndef EDGEC_SINGLE_ROUNDING
+#define EDGEC_SINGLE_ROUNDING 0
+#endif
+
+#if EDGEC_SINGLE_ROUNDING
+/*
+ * Single rounding (a project generated for a model that asks for it, such as an ONNX QDQ
+ * model, builds with -DEDGEC_SINGLE_ROUNDING=1): (x * multiplier + 2^(t-1)) >> t with
+ * t = 31 - shift, in int64, saturated to int32. A shift above 30 counts as 30 and one
+ * below -31 as -31, as in the reference interpreter (quantize/fixed_point.py).
+ */
+static inline int32_t edgec_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
+                                                             int32_t shift)
+{
+    const int32_t total_shift = shift > 30 ? 1 : (shift < -31 ? 62 : 31 - shift);
+    const int64_t sum = (int64_t)x * (int64_t)multiplier + ((int64_t)1 << (total_shift - 1));
+    /* Floor division by 2^total_shift, without a right shift of a negative value. */
+    const int64_t quotient =
+        sum >= 0 ? sum >> total_shift : -(((-sum) - 1) >> total_shift) - 1;
+
+    if (quotient > INT32_MAX) {
+        return INT32_MAX;
+    }
+    return quotient < INT32_MIN ? INT32_MIN : (int32_t)quotient;
+}
+#else
 static inline int32_t edgec_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
                                                              int32_t shift)
 {
@@ -122,6 +149,7 @@ static inline int32_t edgec_multiply_by_quantized_multiplier(int32_t x, int32_t 
 
     return edgec_rounding_divide_by_pot(high, right_shift);
 }
+#endif /* EDGEC_SINGLE_ROUNDING */
 
 /*
  * Adds the output offset to a requantized value and clamps to [activation_min,
@@ -140,6 +168,58 @@ static inline int32_t edgec_offset_and_clamp(int32_t value, int32_t offset,
         return activation_max;
     }
     return (int32_t)shifted;
+}
+
+/* Two's-complement wrap of value into int64: value - 2^64 when value >= 2^63. */
+static inline int64_t edgec_wrap_int64(uint64_t value)
+{
+    if (value <= (uint64_t)INT64_MAX) {
+        return (int64_t)value;
+    }
+    return (int64_t)(value - ((uint64_t)INT64_MAX + 1u)) + INT64_MIN;
+}
+
+/* a + b modulo 2^64 (the int64 bias add of the 16x8 kernels). */
+static inline int64_t edgec_add_wrap64(int64_t a, int64_t b)
+{
+    return edgec_wrap_int64((uint64_t)a + (uint64_t)b);
+}
+
+/* floor(x / 2^exponent) for exponent in [0, 63]: an arithmetic right shift. */
+static inline int64_t edgec_shift_right_floor64(int64_t x, int32_t exponent)
+{
+    return x >= 0 ? x >> exponent : ~(~x >> exponent);
+}
+
+/*
+ * x * multiplier * 2^(shift - 31) for an int64 x: TFLite's int64
+ * MultiplyByQuantizedMultiplier (double-rounding build), used by its 16x8 kernels. The Q31
+ * multiplier is rounded to 16 bits, reduced = (multiplier + 2^15) >> 16 (2^15 - 1 from
+ * multiplier 0x7FFF0000 on), then (x * reduced + 2^(14 - shift)) >> (15 - shift) with a
+ * floor shift, so ties round toward +infinity. Defined for multiplier >= 0 and shift in
+ * [-31, 7], TFLite's range (the 16x8 kernels reject other values). The product and the
+ * rounding term are summed modulo 2^64 and TFLite requires |x| < 2^47, where nothing wraps.
+ * The result is not narrowed to int32: the caller clamps it (edgec_clamp64).
+ */
+static inline int64_t edgec_multiply_by_quantized_multiplier_int64(int64_t x,
+                                                                   int32_t multiplier,
+                                                                   int32_t shift)
+{
+    const int64_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+    const int32_t total_shift = 15 - shift;
+    const uint64_t rounded =
+        (uint64_t)x * (uint64_t)reduced + ((uint64_t)1 << (total_shift - 1));
+
+    return edgec_shift_right_floor64(edgec_wrap_int64(rounded), total_shift);
+}
+
+/* Clamps an int64 value to [min, max]. */
+static inline int32_t edgec_clamp64(int64_t value, int32_t min, int32_t max)
+{
+    if (value < (int64_t)min) {
+        return min;
+    }
+    return value > (int64_t)max ? max : (int32_t)value;
 }
 
 /*

@@ -8,13 +8,14 @@
  * for bit; the fixed-point helpers are in fixed_point.h.
  *
  * Conventions (as CMSIS-NN):
- *   - activations are NHWC int8; input_offset = -input_zero_point,
+ *   - activations are NHWC int8 (int16 in the *_s16 kernels); input_offset = -input_zero_point,
  *     output_offset = output_zero_point; shift > 0 is a left shift;
  *   - activation_min/max are the fused clamp in the output's quantized domain;
  *   - bias may be NULL.
  * Kernels return EDGEC_OK, or EDGEC_ERROR_ARGUMENT when an argument is invalid: a size,
  * stride, window, sign, permutation or pad out of range, or an activation range outside
- * [-128, 127]. They check all arguments before writing, so on error the output is untouched.
+ * the output type's range ([-128, 127] for int8). They check all arguments before writing,
+ * so on error the output is untouched.
  */
 #ifndef EDGEC_KERNELS_H
 #define EDGEC_KERNELS_H
@@ -91,6 +92,79 @@ edgec_status edgec_fully_connected_s8(const edgec_fc_params *params,
                                       int32_t rows, int32_t input_depth, const int8_t *input,
                                       int32_t output_depth, const int8_t *filter,
                                       const int32_t *bias, int8_t *output);
+
+/*
+ * int4 weights (the *_s8_s4 kernels): int8 activations as above, and weights symmetric in
+ * [-7, 7] with params->filter_offset 0, packed per output channel. Each output channel c
+ * has K reduction values. For conv2d they are filter_h * filter_w * input channels in the
+ * OHWI order (h, w, c), for depthwise filter_h * filter_w in the order (h, w), and for
+ * fully connected input_depth. They take (K + 1) / 2 bytes, starting at byte
+ * c * ((K + 1) / 2). Value 2j sits in the low nibble of byte j and value 2j + 1 in the high
+ * nibble, as 4-bit two's complement. An odd K ends each row with a zero high nibble. The
+ * depthwise filter is packed by output channel, not in the 1HW(C*M) order of the int8
+ * kernel.
+ *
+ * group_multipliers NULL: per-channel scales; the accumulator is
+ * sum_k q_k * (x_k + input_offset) and group_size is not read. Otherwise channel c's K
+ * values form groups of group_size >= 1 consecutive values (the last one may be shorter),
+ * groups = ceil(K / group_size), and group_multipliers[c * groups + g] is the group's
+ * multiplier in [1, 255]. The accumulator is sum_g m[c][g] * acc_g, where acc_g sums
+ * q_k * (x_k + input_offset) over the group. The bias and the per-channel quant then carry
+ * the 1/255 of the group scale. The compiler checks that these sums fit in int32.
+ */
+edgec_status edgec_conv2d_s8_s4(const edgec_conv_params *params,
+                                const edgec_per_channel_quant *quant,
+                                const edgec_dims *input_dims, const int8_t *input,
+                                const edgec_dims *filter_dims, const uint8_t *filter,
+                                int32_t group_size, const uint8_t *group_multipliers,
+                                const int32_t *bias,
+                                const edgec_dims *output_dims, int8_t *output);
+
+edgec_status edgec_depthwise_conv2d_s8_s4(const edgec_conv_params *params,
+                                          const edgec_per_channel_quant *quant,
+                                          const edgec_dims *input_dims, const int8_t *input,
+                                          const edgec_dims *filter_dims, const uint8_t *filter,
+                                          int32_t group_size, const uint8_t *group_multipliers,
+                                          const int32_t *bias,
+                                          const edgec_dims *output_dims, int8_t *output);
+
+edgec_status edgec_fully_connected_s8_s4(const edgec_fc_params *params,
+                                         const edgec_per_channel_quant *quant,
+                                         int32_t rows, int32_t input_depth, const int8_t *input,
+                                         int32_t output_depth, const uint8_t *filter,
+                                         int32_t group_size, const uint8_t *group_multipliers,
+                                         const int32_t *bias, int8_t *output);
+
+/*
+ * int16 activations with int8 weights (the *_s16 kernels, TFLite's 16x8 mode). Input and
+ * output are int16 with zero point 0, so params->input_offset, filter_offset and
+ * output_offset must be 0, and the weights are int8 symmetric. The bias (NULL or one int64
+ * per output channel) has scale input_scale * weight_scale[c]. The accumulator is int64: the
+ * sum of filter * input over the taps inside the input, plus the bias modulo 2^64. It is
+ * requantized with edgec_multiply_by_quantized_multiplier_int64 (fixed_point.h) and clamped
+ * to [activation_min, activation_max] within [-32768, 32767]. Every multiplier must be >= 0
+ * and every shift in [-31, 7]. The compiler keeps |accumulator| below 2^47, the range that
+ * TFLite's int64 requantization accepts.
+ */
+edgec_status edgec_conv2d_s16(const edgec_conv_params *params,
+                              const edgec_per_channel_quant *quant,
+                              const edgec_dims *input_dims, const int16_t *input,
+                              const edgec_dims *filter_dims, const int8_t *filter,
+                              const int64_t *bias,
+                              const edgec_dims *output_dims, int16_t *output);
+
+edgec_status edgec_depthwise_conv2d_s16(const edgec_conv_params *params,
+                                        const edgec_per_channel_quant *quant,
+                                        const edgec_dims *input_dims, const int16_t *input,
+                                        const edgec_dims *filter_dims, const int8_t *filter,
+                                        const int64_t *bias,
+                                        const edgec_dims *output_dims, int16_t *output);
+
+edgec_status edgec_fully_connected_s16(const edgec_fc_params *params,
+                                       const edgec_per_channel_quant *quant,
+                                       int32_t rows, int32_t input_depth, const int16_t *input,
+                                       int32_t output_depth, const int8_t *filter,
+                                       const int64_t *bias, int16_t *output);
 
 typedef struct {
     int32_t filter_h;
@@ -192,6 +266,15 @@ edgec_status edgec_mean_s8(const edgec_mean_params *params, const int32_t input_
 /* int8 -> int8 with a new scale and zero point. */
 edgec_status edgec_requantize_s8(const edgec_requantize_params *params, int32_t size,
                                  const int8_t *input, int8_t *output);
+
+/* int8 -> int16 and int16 -> int8 with the arithmetic of edgec_requantize_s8 (TFLite's
+ * Requantize). input_offset must be in [-32768, 32768] and the activation range within the
+ * output type's range. */
+edgec_status edgec_requantize_s8_s16(const edgec_requantize_params *params, int32_t size,
+                                     const int8_t *input, int16_t *output);
+
+edgec_status edgec_requantize_s16_s8(const edgec_requantize_params *params, int32_t size,
+                                     const int16_t *input, int8_t *output);
 
 /* Clamp to [activation_min, activation_max]; input and output may be the same buffer. */
 edgec_status edgec_clip_s8(int32_t activation_min, int32_t activation_max, int32_t size,
