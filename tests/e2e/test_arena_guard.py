@@ -110,7 +110,7 @@ def test_arena_guard_pattern_catches_a_short_arena(models, tmp_path):
 
 def test_extra_cflags_build_and_rebuild(models, tmp_path, monkeypatch):
     project = tmp_path / "kws"
-    graph, feeds = _compile(models, "keyword_spotting", project)
+    _, feeds = _compile(models, "keyword_spotting", project)
     binary = project / "build" / "model.elf"
 
     monkeypatch.setenv("EXTRA_CFLAGS", f"{ASAN_FLAGS} -DEDGEC_ARENA_GUARD")
