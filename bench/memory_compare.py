@@ -78,9 +78,12 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, default=default_models_dir())
+    parser.add_argument("--models", type=Path, default=default_models_dir(),
+                        help="the shared models folder (default: $EDGEC_MODELS or ../shared/models)")
     parser.add_argument("--keep", type=Path, help="keep the generated projects in this folder")
     args = parser.parse_args(argv)
+    if not (args.models / "tflite").is_dir():
+        parser.error(f"no tflite/ folder in {args.models}; pass --models or set EDGEC_MODELS")
     with tempfile.TemporaryDirectory(prefix="edgec-memory-") as scratch:
         work = args.keep or Path(scratch)
         rows = []

@@ -155,7 +155,7 @@ def test_ram_limit_rejects_keyword_spotting(models, tmp_path):
     )
 
     line = assert_rejected(result)
-    assert f"model does not fit {STM32F412}: RAM " in line
+    assert "model does not fit the limits: RAM " in line
     assert "bytes needed (arena " in line
     # I/O: the caller's float32 buffers, a 50x10 input and 12 scores.
     assert f"+ I/O {(50 * 10 + 12) * 4:,} + stack estimate 512)" in line
@@ -216,7 +216,7 @@ def test_flash_limit_rejects_anomaly_detection(models, tmp_path):
     )
 
     line = assert_rejected(result)
-    assert f"model does not fit {STM32F412}: flash " in line
+    assert "model does not fit the limits: flash " in line
     assert "(weights 284,256 + parameters " in line
     assert "limit 65,536 (set by --flash)" in line
     assert "largest layers by weight bytes: " in line

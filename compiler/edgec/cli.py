@@ -202,7 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("compile", help="compile a model into a C project")
+    p = sub.add_parser(
+        "compile", help="compile a model into a C project",
+        description="Compile a model into a C project with report.md and memory.svg; fails "
+        "before writing anything when the model does not fit the target's board.",
+    )
     p.add_argument("model", help="model file (.onnx or .tflite)")
     p.add_argument("--target", required=True, help="target name (see `edgec targets`)")
     p.add_argument("--output", required=True, help="folder for the generated C project")
@@ -211,10 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="model", help="C name prefix (default: model)")
     p.add_argument("--flash", metavar="BYTES",
                    help="flash limit in bytes (K, KB, M, MB suffixes: 1 K = 1024); "
-                   "overrides the target board's")
+                   "replaces the limit of the target's board (host has none)")
     p.add_argument("--ram", metavar="BYTES",
                    help="RAM limit in bytes (K, KB, M, MB suffixes: 1 K = 1024); "
-                   "overrides the target board's")
+                   "replaces the limit of the target's board (host has none)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="build a compiled project and run it on its target")
@@ -248,7 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quantization_options(p)
     p.set_defaults(func=cmd_quantize_report)
 
-    p = sub.add_parser("bench", help="measure instructions, flash and RAM of one inference")
+    p = sub.add_parser(
+        "bench", help="measure instructions, flash and RAM of one inference",
+        description="Build the project's benchmark program and run it once on the target "
+        "(QEMU for Cortex-M and Cortex-A) on an all-zero integer input; print instructions "
+        "(Cortex-M), wall time (Linux targets), flash, RAM and peak stack.",
+    )
     p.add_argument("dir", help="folder written by `edgec compile`")
     p.add_argument("--json", action="store_true",
                    help="print the figures as one JSON object on the last line")

@@ -306,7 +306,9 @@ def check_fit(report: dict, limits: BoardLimits | None) -> None:
     if limits.flash_bytes is not None and totals["flash_bytes_estimate"] > limits.flash_bytes:
         problems.append(_flash_problem(report, limits))
     if problems:
-        problems[0] = f"model does not fit {limits.name}: {problems[0]}"
+        overridden = limits.ram_from_option or limits.flash_from_option
+        where = "the limits" if overridden or not limits.name else limits.name
+        problems[0] = f"model does not fit {where}: {problems[0]}"
         raise MemoryPlanError("\n".join(problems))
 
 

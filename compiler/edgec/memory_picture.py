@@ -229,10 +229,18 @@ def _legend(frame: _Frame, entries: list[dict], layers: list[str]) -> list[str]:
 def _describe(entry: dict, index: int, layers: list[str]) -> str:
     first, last = entry["first_layer"], entry["last_layer"]
     lifetime = f"layer {first}" if first == last else f"layers {first}-{last}"
+    role = IO_ROLES.get(entry["name"], f"written by {_layer_text(first, layers)}")
     return (
         f"T{index}: {entry['bytes']:,} bytes at offset {entry['arena_offset']:,}, live in "
-        f"{lifetime}, {entry['name']} (written by {_layer_text(first, layers)})"
+        f"{lifetime}, {entry['name']} ({role})"
     )
+
+
+# Arena entries that no layer writes: the int8 I/O of model_invoke_io().
+IO_ROLES = {
+    "io:input": "the int8 model input, model_input_buffer()",
+    "io:output": "the int8 model output, model_output_buffer()",
+}
 
 
 def _layer_text(step: int, layers: list[str]) -> str:

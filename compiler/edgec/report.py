@@ -252,7 +252,10 @@ def _layer_table(layers: list[dict]) -> list[str]:
     lines += [
         "",
         (
-            "An offset of '-' is a constant or a buffer of the caller (model input or output). "
+            "An offset of '-' is a constant or a buffer of the caller (model input or output; "
+            "model_invoke_io() passes the io:input and io:output entries of the arena). "
+            "A layer's weight bytes are its constant inputs (weights, bias); the total also "
+            "counts the requantization multipliers and shifts. "
             "Live arena bytes are the bytes in use at that layer; bytes that entries share "
             "(views, in-place outputs) count once. The arena extent is the highest end offset "
             "in use at that layer."

@@ -23,7 +23,7 @@ import pytest
 
 from edgec.pipeline import generate, load_quantized
 from edgec.reference.interpreter import run_samples
-from edgec.runner import pack_inputs, read_metadata, unpack_outputs
+from edgec.runner import pack_inputs, read_metadata, run_project, unpack_outputs
 from edgec.targets import load_target
 from edgec.verify import match_inputs
 from tests.conftest import MLPERF_TINY
@@ -106,3 +106,24 @@ def test_arena_guard_pattern_catches_a_short_arena(models, tmp_path):
 
     assert result.returncode == 1
     assert "a kernel wrote outside the arena on sample 0" in result.stderr
+
+
+def test_extra_cflags_build_and_rebuild(models, tmp_path, monkeypatch):
+    project = tmp_path / "kws"
+    _, feeds = _compile(models, "keyword_spotting", project)
+    binary = project / "build" / "model.elf"
+
+    monkeypatch.setenv("EXTRA_CFLAGS", f"{ASAN_FLAGS} -DEDGEC_ARENA_GUARD")
+    checked = run_project(project, feeds)
+    checked_symbols = _symbols(binary)
+    monkeypatch.delenv("EXTRA_CFLAGS")
+    plain = run_project(project, feeds)
+
+    assert "__asan_init" in checked_symbols and "model_arena_guard_intact" in checked_symbols
+    assert "__asan_init" not in _symbols(binary)
+    for name in checked:
+        np.testing.assert_array_equal(checked[name], plain[name])
+
+
+def _symbols(binary: Path) -> str:
+    return subprocess.run(["nm", str(binary)], capture_output=True, text=True, check=True).stdout

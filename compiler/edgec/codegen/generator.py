@@ -74,6 +74,7 @@ def build_model_code(graph: Graph, prefix: str, source: Path | None) -> ModelCod
     check_supported(graph, boundary.core_nodes)
     check_dtypes(graph, boundary)
     buffers, pending_copies = _port_buffers(boundary, graph)
+    _port_views(boundary.core_nodes, buffers, graph)
     plan = _plan_arena(boundary, graph, buffers, {tensor for _, tensor in pending_copies})
     for name, offset in plan.offsets.items():
         buffers[name] = f"({prefix}_arena + {offset})"
@@ -90,6 +91,32 @@ def build_model_code(graph: Graph, prefix: str, source: Path | None) -> ModelCod
     return ModelCode(
         prefix, provenance_line(source), boundary, calls, plan, arrays, buffers, copies
     )
+
+
+def _port_views(nodes: list, buffers: dict[str, str], graph: Graph) -> None:
+    """Make reshapes next to the caller's buffers views of them (no copy, no arena bytes).
+
+    A reshape of a model input reads the input buffer in place. A tensor whose only use is
+    a reshape into a model output is written straight into the output buffer. Neither
+    tensor is planned, so no in-place kernel can write over the caller's input.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for node in nodes:
+            if node.op != "reshape" or graph.tensors[node.inputs[0]].is_constant:
+                continue
+            source, view = node.inputs[0], node.outputs[0]
+            if buffers.get(source, "").startswith("(in ") and view not in buffers:
+                buffers[view] = buffers[source]
+                changed = True
+            elif (
+                buffers.get(view, "").startswith("(out ")
+                and source not in buffers
+                and len(graph.consumers(source)) == 1
+            ):
+                buffers[source] = buffers[view]
+                changed = True
 
 
 def _plan_arena(
@@ -143,8 +170,8 @@ def _with_io_buffers(steps, boundary: Boundary, buffers: dict[str, str], copied:
     The output buffer stays live to the end, and so does the input buffer when an
     end-of-invoke copy (``copied``: tensors copied into output slots) reads a model input.
     """
-    inputs = {p.tensor for p in boundary.inputs}
-    outputs = {p.tensor for p in boundary.outputs if buffers.get(p.tensor, "").startswith("(out")}
+    inputs = {name for name, expr in buffers.items() if expr.startswith("(in ")}
+    outputs = {name for name, expr in buffers.items() if expr.startswith("(out ")}
     last = len(steps) - 1
     input_to_end = bool(inputs & copied)
     result = []
