@@ -7,17 +7,8 @@
 #include <stddef.h>
 
 #include "edgec/fixed_point.h"
+#include "edgec/int4.h"
 #include "edgec/kernels.h"
-
-/* Returns value k of a packed int4 row: the low nibble of byte k / 2 for an even k, the
- * high nibble for an odd k, as 4-bit two's complement. */
-static int32_t int4_value(const uint8_t *row, int32_t k)
-{
-    const int32_t byte = row[k / 2];
-    const int32_t nibble = (k % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-
-    return nibble >= 8 ? nibble - 16 : nibble;
-}
 
 /* Returns whether the sizes, strides, groups and clamp range describe a valid convolution. */
 static int conv2d_s4_arguments_valid(const edgec_conv_params *params,
@@ -88,7 +79,7 @@ static int32_t conv2d_s4_accumulate(const edgec_conv_params *params,
             }
             for (c = 0; c < depth; c++, k++) {
                 if (input_tap != NULL) {
-                    acc += int4_value(row, k) * (input_tap[c] + params->input_offset);
+                    acc += edgec_int4_value(row, k) * (input_tap[c] + params->input_offset);
                 }
                 in_group++;
                 if (in_group == group_size) {

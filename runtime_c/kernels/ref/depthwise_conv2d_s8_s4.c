@@ -9,17 +9,8 @@
 #include <stddef.h>
 
 #include "edgec/fixed_point.h"
+#include "edgec/int4.h"
 #include "edgec/kernels.h"
-
-/* Returns value k of a packed int4 row: the low nibble of byte k / 2 for an even k, the
- * high nibble for an odd k, as 4-bit two's complement. */
-static int32_t int4_value(const uint8_t *row, int32_t k)
-{
-    const int32_t byte = row[k / 2];
-    const int32_t nibble = (k % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-
-    return nibble >= 8 ? nibble - 16 : nibble;
-}
 
 /* Returns whether the sizes, strides, multiplier, groups and clamp range are consistent. */
 static int depthwise_s4_arguments_valid(const edgec_conv_params *params,
@@ -91,7 +82,7 @@ static int32_t depthwise_s4_accumulate(const edgec_conv_params *params,
                 const int32_t input_value =
                     input[(in_y * input_dims->w + in_x) * input_dims->c + input_channel];
 
-                acc += int4_value(row, k) * (input_value + params->input_offset);
+                acc += edgec_int4_value(row, k) * (input_value + params->input_offset);
             }
             in_group++;
             if (in_group == group_size) {

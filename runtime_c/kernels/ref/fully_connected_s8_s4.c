@@ -7,17 +7,8 @@
 #include <stddef.h>
 
 #include "edgec/fixed_point.h"
+#include "edgec/int4.h"
 #include "edgec/kernels.h"
-
-/* Returns value k of a packed int4 row: the low nibble of byte k / 2 for an even k, the
- * high nibble for an odd k, as 4-bit two's complement. */
-static int32_t int4_value(const uint8_t *row, int32_t k)
-{
-    const int32_t byte = row[k / 2];
-    const int32_t nibble = (k % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-
-    return nibble >= 8 ? nibble - 16 : nibble;
-}
 
 /*
  * Returns sum over the groups g of multipliers[g] * acc_g, where acc_g sums
@@ -44,7 +35,7 @@ static int32_t fully_connected_s4_accumulate(const edgec_fc_params *params,
         end = input_depth - start <= group_size ? input_depth : start + group_size;
 
         for (d = start; d < end; d++) {
-            acc += int4_value(filter_row, d) * (input_row[d] + params->input_offset);
+            acc += edgec_int4_value(filter_row, d) * (input_row[d] + params->input_offset);
         }
         total += multiplier * acc;
     }
