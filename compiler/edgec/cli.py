@@ -58,7 +58,7 @@ def _quant_config(args):
     }
     if args.config is None and all(value is None for value in flags.values()):
         return None
-    config = load_config(args.config) if args.config else QuantConfig()
+    config = load_config(args.config) if args.config else QuantConfig(source="the command line")
     return with_overrides(config, **flags)
 
 
@@ -68,7 +68,8 @@ def _add_quantization_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--observer", help="activation calibration: minmax (default), "
                        "moving_minmax, percentile, mse or entropy")
     group.add_argument("--percentile", type=float,
-                       help="percentile kept by --observer percentile (default 99.99)")
+                       help="with --observer percentile: the percentile of values kept inside "
+                       "the range (default 99.99)")
     group.add_argument("--weight-bits", type=int, choices=[4, 8],
                        help="weight bits (default 8)")
     group.add_argument("--weight-granularity", choices=["per-channel", "per-tensor", "per-group"],
@@ -85,7 +86,7 @@ def _add_quantization_options(p: argparse.ArgumentParser) -> None:
                        help="migrate activation outliers into weights (SmoothQuant, 0..1)")
     group.add_argument("--weight-budget", metavar="BYTES",
                        help="choose int8 or int4 weights per layer so that the weight arrays "
-                       "fit BYTES (K, M suffixes)")
+                       "fit BYTES (K, KB, M, MB suffixes: 1 K = 1024)")
 
 
 def cmd_compile(args) -> int:
@@ -182,7 +183,7 @@ def cmd_quantize_report(args) -> int:
 def cmd_inspect(args) -> int:
     from edgec.inspect import describe_model
 
-    print(describe_model(_model_path(args.model)))
+    print(describe_model(_model_path(args.model), layers=args.layers))
     return 0
 
 
@@ -242,8 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quantization_options(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("quantize-report",
-                       help="per-layer accuracy of the quantized model against the float one")
+    p = sub.add_parser(
+        "quantize-report", help="per-layer accuracy of the quantized model against the float one",
+        description="Quantize a float model as `compile` would, run the float and the "
+        "quantized model in the reference interpreter on the eval samples, and print and write "
+        "per-layer SQNR and the outputs' SQNR, cosine similarity and top-1 agreement.",
+    )
     p.add_argument("model", help="float model file (.onnx or .tflite)")
     p.add_argument("--calibration", required=True, help="calibration .npz")
     p.add_argument("--eval", required=True, help=".npz of eval inputs")
@@ -267,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="print a model's inputs, outputs and operators")
     p.add_argument("model", help="model file (.onnx or .tflite)")
+    p.add_argument("--layers", action="store_true",
+                   help="also list every layer's op and name (for [layers] in --config)")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("targets", help="list the known targets")

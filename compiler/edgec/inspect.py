@@ -51,7 +51,15 @@ def describe_graph(graph: Graph) -> str:
     return "\n".join(lines)
 
 
-def describe_model(path: Path) -> str:
+def describe_model(path: Path, layers: bool = False) -> str:
     graph = load_model(path)
     graph.name = path.name
-    return describe_graph(graph)
+    text = describe_graph(graph)
+    return text + "\n" + describe_layers(graph) if layers else text
+
+
+def describe_layers(graph: Graph) -> str:
+    """List every node after import (index, op, name): the names [layers] tables use."""
+    lines = ["layers (index, op, name):"]
+    lines += [f"  {index:3} {node.op:18} {node.name}" for index, node in enumerate(graph.nodes)]
+    return "\n".join(lines)

@@ -38,9 +38,9 @@ def build_quantize_report(
     float_graph: Graph, int_graph: Graph, eval_arrays: dict, log: QuantLog | None = None
 ) -> dict:
     """Per-layer and end-output accuracy of ``int_graph`` against ``float_graph``."""
-    feeds = validate_feeds(eval_arrays, float_graph, origin="eval data")
-    # Per layer, compare with the float graph that was quantized (after equalization and
-    # the other weight transforms); the model outputs are compared with the model itself.
+    feeds = validate_feeds(eval_arrays, float_graph, origin="eval data", kind="eval")
+    # Per layer, the reference is the float graph that was quantized, after equalization and
+    # the other weight transforms. The model outputs are compared with the model itself.
     layer_reference = log.float_graph if log and log.float_graph else float_graph
     pairs = _activation_pairs(layer_reference, int_graph)
     float_values = run_samples(layer_reference, feeds, keep=[f for f, _ in pairs])
@@ -85,7 +85,7 @@ def _dequantize(values: np.ndarray, quant) -> np.ndarray:
 
 def _finite(value: float) -> float | None:
     """JSON has no infinity: an exact match (no noise) is reported as null."""
-    return None if not np.isfinite(value) else round(value, 3)
+    return None if not np.isfinite(value) else float(value)
 
 
 def _output_metrics(float_graph: Graph, int_graph: Graph, feeds: dict) -> list[dict]:

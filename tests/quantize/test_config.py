@@ -42,7 +42,7 @@ def test_config_settings_layer_defaults_op_type_and_layer():
         ({"defaults": {"observr": "mse"}}, "unknown key"),
         ({"defaults": {"observer": "kl"}}, "[defaults].observer = 'kl' is not valid"),
         ({"defaults": {"weight_bits": 3}}, "weight_bits = 3 is not supported"),
-        ({"defaults": {"bias_correction": "yes"}}, "expected a bool"),
+        ({"defaults": {"bias_correction": "yes"}}, "expected true or false"),
         ({"methods": {"smoothquant_alpha": 1.5}}, "expected a number in [0, 1]"),
         ({"defaults": {"weight_granularity": "per-row"}}, "expected one of"),
         ({"layers": {"conv": "minmax"}}, "must be a table"),
@@ -172,3 +172,49 @@ def test_cli_quantize_report_rejects_quantized_model(models, tmp_path):
 
     assert result.returncode == 2
     assert "already quantized" in result.stderr
+
+
+def test_cli_quantize_report_names_eval_data_with_nan(models, tmp_path):
+    evals = dict(np.load(models / "data" / "eval" / "keyword_spotting.npz"))
+    evals["input"] = evals["input"].copy()
+    evals["input"][0, 0, 0] = np.nan
+    np.savez(tmp_path / "eval_nan.npz", **evals)
+
+    result = _edgec(
+        "quantize-report", str(models / "onnx" / "keyword_spotting.onnx"),
+        "--calibration", str(models / "data" / "calib" / "keyword_spotting.npz"),
+        "--eval", str(tmp_path / "eval_nan.npz"), "--output", str(tmp_path / "r"),
+    )
+
+    assert result.returncode == 2
+    assert "eval input 'input' contains 1 NaN and 0 Inf values" in result.stderr
+    assert "calibration" not in result.stderr
+
+
+def test_config_missing_layer_suggests_the_closest_name(models):
+    graph = load_model(models / "onnx" / "keyword_spotting.onnx")
+    real = next(node.name for node in graph.nodes if node.op == "conv2d")
+    config = parse_config({"layers": {real + "x": {"observer": "mse"}}}, source="q.toml")
+
+    with pytest.raises(ConfigError, match=f"closest: '{real}'"):
+        config.check_layers(graph)
+
+
+def test_cli_inspect_layers_lists_the_names_configs_use(models):
+    graph = load_model(models / "onnx" / "keyword_spotting.onnx")
+
+    result = _edgec("inspect", str(models / "onnx" / "keyword_spotting.onnx"), "--layers")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("layers (index, op, name):\n")[1].splitlines()
+    assert [line.split()[-1] for line in lines] == [node.name for node in graph.nodes]
+
+
+def test_cli_flag_errors_name_the_flag(models, tmp_path):
+    result = _edgec(
+        "compile", str(models / "onnx" / "keyword_spotting.onnx"), "--target", "host",
+        "--output", str(tmp_path / "out"), "--calibration", "random", "--smoothquant", "2",
+    )
+
+    assert result.returncode == 2
+    assert "--smoothquant = 2.0 is not valid; expected a number in [0, 1]" in result.stderr

@@ -220,7 +220,7 @@ def test_config_accepts_int4_per_group():
         ({"defaults": {"weight_bits": 4, "weight_granularity": "per-group"},
           "op_types": {"conv2d": {"weight_bits": 8}}}, "[op_types.conv2d]"),
         ({"defaults": {"group_size": 1}}, "expected an integer >= 2"),
-        ({"defaults": {"group_size": 16.0}}, "expected a int"),
+        ({"defaults": {"group_size": 16.0}}, "expected an integer"),
         ({"defaults": {"weight_bits": 2}}, "weight_bits = 2 is not supported"),
     ],
 )

@@ -125,8 +125,11 @@ def test_mixed_precision_vww_60_percent_beats_uniform_int4(models):
           f"{_int_weight_array_bytes(mixed)}, int4 {_int_weight_array_bytes(int4)}; SQNR mixed "
           f"{mixed_sqnr:.2f} dB, uniform int4 g32 {int4_sqnr:.2f} dB")
     assert _int_weight_array_bytes(mixed) <= budget
-    assert len(log.steps["mixed precision"]) == sum(
+    assert len(log.steps["mixed precision"]) == 1 + sum(
         n.op in FILTER_CHANNEL_AXIS for n in float_graph.nodes
+    )
+    assert log.steps["mixed precision"][-1] == (
+        f"weight arrays: {_int_weight_array_bytes(mixed):,} bytes of the {budget:,}-byte budget"
     )
     assert mixed_sqnr > int4_sqnr
 

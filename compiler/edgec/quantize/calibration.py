@@ -97,12 +97,13 @@ def _read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def validate_feeds(
-    arrays: dict[str, np.ndarray], graph: Graph, origin: str
+    arrays: dict[str, np.ndarray], graph: Graph, origin: str, kind: str = "calibration"
 ) -> dict[str, np.ndarray]:
     """Check ``arrays`` against the graph inputs and return them reshaped and cast.
 
-    ``origin`` names the data in messages (for example the file path). Arrays whose key is
-    not a graph input are ignored.
+    ``origin`` names the data in messages (for example the file path), and ``kind`` says
+    what the data is for ("calibration", "eval"). Arrays whose key is not a graph input are
+    ignored.
     """
     feeds = {}
     for name in graph.inputs:
@@ -113,8 +114,10 @@ def validate_feeds(
                 f"{_accepted_shapes(tensor.shape)}, {tensor.dtype}); keys found: "
                 f"{sorted(arrays)}; store the samples under the input's name"
             )
-        feeds[name] = _validate_input(name, np.asarray(arrays[name]), tensor.shape, tensor.dtype)
-    _check_sample_counts(feeds)
+        feeds[name] = _validate_input(
+            f"{kind} input '{name}'", np.asarray(arrays[name]), tensor.shape, tensor.dtype
+        )
+    _check_sample_counts(feeds, kind)
     return feeds
 
 
@@ -124,32 +127,35 @@ def _accepted_shapes(shape: tuple[int, ...]) -> str:
     return str(shape)
 
 
-def _validate_input(name: str, array: np.ndarray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """Validate one input's samples and return them as ``(N, *shape)`` in the graph dtype."""
+def _validate_input(
+    label: str, array: np.ndarray, shape: tuple[int, ...], dtype: str
+) -> np.ndarray:
+    """Validate one input's samples (``label`` names them, e.g. "calibration input 'x'")
+    and return them as ``(N, *shape)`` in the graph dtype."""
     accepted = [shape] + ([shape[1:]] if len(shape) > 0 and shape[0] == 1 else [])
     if array.ndim == 0 or tuple(array.shape[1:]) not in accepted:
         got = "a scalar" if array.ndim == 0 else f"{tuple(array.shape[1:])}"
         raise CalibrationError(
-            f"calibration input '{name}': per-sample shape {got} (array shape "
+            f"{label}: per-sample shape {got} (array shape "
             f"{tuple(array.shape)}) does not match the expected {_accepted_shapes(shape)}; "
             f"store the samples as an array of shape (N, {', '.join(map(str, shape))})"
         )
     if len(array) == 0:
         raise CalibrationError(
-            f"calibration input '{name}' has 0 samples; provide at least one sample "
+            f"{label} has 0 samples; provide at least one sample "
             "along the leading axis"
         )
-    array = _cast_input(name, array, dtype)
+    array = _cast_input(label, array, dtype)
     return array.reshape((len(array), *shape))
 
 
-def _cast_input(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
+def _cast_input(label: str, array: np.ndarray, dtype: str) -> np.ndarray:
     """Cast samples to the input dtype, rejecting non-numeric data and NaN/Inf values."""
     kind = array.dtype.kind
     if dtype == "float32":
         if kind not in "fiub":
             raise CalibrationError(
-                f"calibration input '{name}' has dtype {array.dtype}; expected numbers "
+                f"{label} has dtype {array.dtype}; expected numbers "
                 "convertible to float32"
             )
         array = array.astype(np.float32)
@@ -158,22 +164,22 @@ def _cast_input(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
             nan_count = int(np.isnan(array).sum())
             inf_count = int(array.size - finite.sum()) - nan_count
             raise CalibrationError(
-                f"calibration input '{name}' contains {nan_count} NaN and {inf_count} Inf "
+                f"{label} contains {nan_count} NaN and {inf_count} Inf "
                 "values; remove or replace those samples"
             )
         return array
     if kind not in "iub":
         raise CalibrationError(
-            f"calibration input '{name}' has dtype {array.dtype}; expected integers ({dtype})"
+            f"{label} has dtype {array.dtype}; expected integers ({dtype})"
         )
     return array.astype(DTYPES[dtype])
 
 
-def _check_sample_counts(feeds: dict[str, np.ndarray]) -> None:
+def _check_sample_counts(feeds: dict[str, np.ndarray], kind: str = "calibration") -> None:
     counts = {name: len(array) for name, array in feeds.items()}
     if len(set(counts.values())) > 1:
         raise CalibrationError(
-            f"calibration inputs have different sample counts {counts}; every input needs "
+            f"{kind} inputs have different sample counts {counts}; every input needs "
             "the same number of samples"
         )
 

@@ -40,6 +40,7 @@ To add a per-layer setting: add a field to ``LayerSettings`` and its checker to
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -66,7 +67,7 @@ class ConfigError(QuantizationError):
 
 @dataclass(frozen=True)
 class LayerSettings:
-    """How one layer is quantized."""
+    """The quantization settings of one layer."""
 
     observer: str = "minmax"
     observer_options: Mapping[str, Any] = field(default_factory=dict)
@@ -103,13 +104,15 @@ class QuantConfig:
 
     def check_layers(self, graph: Graph) -> None:
         """Raise ConfigError if a [layers] table names a node that ``graph`` does not have."""
-        names = {node.name for node in graph.nodes}
+        names = [node.name for node in graph.nodes]
         missing = [name for name in self.layers if name not in names]
         if missing:
-            known = ", ".join(f"'{n}'" for n in sorted(names)[:6])
+            close = difflib.get_close_matches(missing[0], names, n=3, cutoff=0.5)
+            hint = f"closest: {', '.join(repr(n) for n in close)}; " if close else ""
             raise ConfigError(
                 f"{self.source}: [layers] names {', '.join(repr(m) for m in missing)}, which "
-                f"the model does not have; node names include {known} (see `edgec inspect`)"
+                f"the model does not have after import; {hint}`edgec inspect MODEL --layers` "
+                "lists the layer names"
             )
 
     def check_op_types(self, known_ops: set[str]) -> None:
@@ -140,10 +143,14 @@ def _one_of(choices: tuple) -> Callable[[str, Any], Any]:
     return check
 
 
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               dict: "a table"}
+
+
 def _of_type(kind: type) -> Callable[[str, Any], Any]:
     def check(where: str, value: Any) -> Any:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise ConfigError(f"{where} = {value!r} is not valid; expected a {kind.__name__}")
+            raise ConfigError(f"{where} = {value!r} is not valid; expected {_KIND_NAMES[kind]}")
         return value
     return check
 
@@ -159,7 +166,8 @@ def _bits(choices: tuple, what: str) -> Callable[[str, Any], int]:
         value = _of_type(int)(where, value)
         if value not in choices:
             raise ConfigError(
-                f"{where} = {value} is not supported: {what} can be {list(choices)} bits"
+                f"{where} = {value} is not supported: {what} can be "
+                f"{' or '.join(map(str, choices))} bits"
             )
         return value
     return check
@@ -306,9 +314,36 @@ def with_overrides(config: QuantConfig, **defaults: Any) -> QuantConfig:
     """Return ``config`` with CLI flags applied: ``defaults`` keys are LayerSettings fields
     (None means not given), plus ``cross_layer_equalization`` and ``smoothquant_alpha``."""
     given = {key: value for key, value in defaults.items() if value is not None}
-    methods = {key: given.pop(key) for key in list(given) if key in _METHOD_KEYS}
-    layer = _check_table("command line", given, _LAYER_KEYS)
-    methods = _check_table("command line", methods, _METHOD_KEYS)
-    result = replace(config, defaults=override(config.defaults, layer), **methods)
-    _check_observer_options(result)
+    checkers = {**_LAYER_KEYS, **_METHOD_KEYS}
+    checked = {key: checkers[key](_FLAGS.get(key, key), value) for key, value in given.items()}
+    methods = {key: checked.pop(key) for key in list(checked) if key in _METHOD_KEYS}
+    result = replace(config, defaults=override(config.defaults, checked), **methods)
+    try:
+        _check_weight_settings("the command line", result.defaults)
+        _check_observer_options(result)
+    except ConfigError as error:
+        raise ConfigError(f"{error} (with the flags given: {_flags_text(given)})") from error
     return result
+
+
+# The CLI flag of each setting, for messages about values given on the command line.
+_FLAGS = {
+    "observer": "--observer", "observer_options": "--percentile",
+    "weight_granularity": "--weight-granularity", "weight_bits": "--weight-bits",
+    "group_size": "--group-size", "bias_correction": "--bias-correction",
+    "weight_method": "--weight-method", "cross_layer_equalization": "--cle",
+    "smoothquant_alpha": "--smoothquant", "weight_budget": "--weight-budget",
+}
+
+
+def _flags_text(given: dict[str, Any]) -> str:
+    parts = []
+    for key, value in given.items():
+        flag = _FLAGS.get(key, key)
+        if isinstance(value, bool):
+            parts.append(flag)
+        elif isinstance(value, dict):
+            parts += [f"--{name} {option}" for name, option in value.items()]
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)

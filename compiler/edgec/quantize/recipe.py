@@ -77,7 +77,11 @@ def quantize_with_config(
         log.add("SmoothQuant", lines)
     if config.weight_budget is not None:
         config, choices = mixed_precision_config(graph, feeds, config.weight_budget, config)
-        log.add("mixed precision", describe(choices))
+        total = sum(choice.weight_bytes for choice in choices)
+        log.add("mixed precision", [
+            *describe(choices),
+            f"weight arrays: {total:,} bytes of the {config.weight_budget:,}-byte budget",
+        ])
     awq_layers = _layers_with_method(config, graph, "awq")
     if awq_layers:
         graph, lines = methods.apply_awq(graph, feeds, config.settings_for, layers=awq_layers)
