@@ -123,7 +123,7 @@ def measure_weight_methods(
 
 
 def best(results: dict) -> tuple[str, dict]:
-    """The entry with the highest SQNR (ties: the first)."""
+    """Return the entry with the highest SQNR (ties: the first)."""
     label = max(results, key=lambda key: results[key]["sqnr_db"])
     return label, results[label]
 

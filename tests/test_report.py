@@ -267,7 +267,7 @@ def test_totals_add_up(project, filename):
 
 
 @pytest.mark.parametrize("filename", CASES)
-def test_peak_layer_has_the_most_arena_bytes_in_use(project, filename):
+def test_peak_layer_most_bytes_in_use(project, filename):
     report = _report(project(filename))
     layers = report["layers"]
     peak = report["totals"]["peak_layer"]

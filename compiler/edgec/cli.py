@@ -38,7 +38,7 @@ def _positive_float(value: str) -> float:
 
 
 def _quant_config(args):
-    """The QuantConfig of --config and the quantization flags, or None when none is given."""
+    """Build the QuantConfig of --config and the quantization flags (None when none is given)."""
     from edgec.fit import parse_byte_size
     from edgec.quantize.config import QuantConfig, load_config, with_overrides
 

@@ -45,7 +45,7 @@ def run_tflite_micro(model_path: Path, inputs: list[np.ndarray]) -> list[np.ndar
 def tflite_micro_arena_bytes(model_path: Path) -> dict[str, int]:
     """TFLite Micro's arena use for a model: ``total`` (its arena_used_bytes), ``head``, ``tail``.
 
-    The head holds the tensors its planner places; the tail holds the interpreter's own
+    The head contains the tensors its planner places, and the tail the interpreter's own
     structures. The Python package does not expose arena_used_bytes(), so this reads the
     allocation summary that print_allocations() writes to the process's standard error.
     The figures come from a 64-bit host build, whose structures are larger than on a

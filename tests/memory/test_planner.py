@@ -52,12 +52,13 @@ WINDOW_CASES = [
 
 
 @pytest.mark.parametrize("in_hwc, out_hwc, kernel, strides, dilations, pads", WINDOW_CASES)
-def test_window_offset_is_safe_and_the_next_aligned_offset_is_not(
+def test_window_offset_safe_and_tight(
     in_hwc, out_hwc, kernel, strides, dilations, pads
 ):
     offset = window_offset(in_hwc, out_hwc, strides, pads)
 
-    assert offset % ALIGNMENT == 0 and offset < 0
+    assert offset % ALIGNMENT == 0
+    assert offset < 0
     assert _window_is_safe(in_hwc, out_hwc, kernel, strides, dilations, pads, offset)
     assert not _window_is_safe(
         in_hwc, out_hwc, kernel, strides, dilations, pads, offset + ALIGNMENT
@@ -68,7 +69,7 @@ def _chain_steps(count: int) -> list[tuple[list[str], list[str]]]:
     return [([f"t{i - 1}"] if i else ["in"], [f"t{i}"]) for i in range(count)]
 
 
-def test_plan_chain_reuses_memory_two_tensors_at_a_time():
+def test_plan_chain_two_tensors_live():
     sizes = {f"t{i}": 100 for i in range(4)}
 
     plan = plan_memory(_chain_steps(4), sizes)
@@ -77,7 +78,7 @@ def test_plan_chain_reuses_memory_two_tensors_at_a_time():
     assert plan.offsets["t0"] == plan.offsets["t2"]
 
 
-def test_plan_in_place_alias_lets_output_overwrite_its_dying_input():
+def test_plan_in_place_overwrites_dying_input():
     sizes = {"t0": 160, "t1": 160}
     aliases = {"t1": Alias("t0", 0, IN_PLACE)}
 
@@ -88,7 +89,7 @@ def test_plan_in_place_alias_lets_output_overwrite_its_dying_input():
     assert "t1" in plan.aliases
 
 
-def test_plan_refuses_in_place_when_the_input_is_read_later():
+def test_plan_in_place_rejected_when_read_later():
     steps = [(["in"], ["a"]), (["a"], ["b"]), (["a", "b"], ["c"])]
     sizes = {"a": 64, "b": 64, "c": 64}
 
@@ -98,7 +99,7 @@ def test_plan_refuses_in_place_when_the_input_is_read_later():
     assert plan.offsets["a"] != plan.offsets["b"]
 
 
-def test_plan_view_shares_bytes_while_its_source_is_still_read():
+def test_plan_view_shares_live_source_bytes():
     steps = [(["in"], ["a"]), (["a"], ["v"]), (["v"], ["b"]), (["a", "b"], ["c"])]
     sizes = {"a": 64, "v": 64, "b": 64, "c": 64}
 
@@ -108,7 +109,7 @@ def test_plan_view_shares_bytes_while_its_source_is_still_read():
     assert plan.arena_bytes == 192
 
 
-def test_plan_scratch_buffer_is_live_during_its_step_only():
+def test_plan_scratch_live_one_step():
     sizes = {f"t{i}": 64 for i in range(3)}
 
     plan = plan_memory(_chain_steps(3), sizes, scratch={1: 48})

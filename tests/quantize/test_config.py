@@ -29,9 +29,11 @@ def test_config_settings_layer_defaults_op_type_and_layer():
     other_conv = config.settings_for(Node("conv2d", "conv_2", [], []))
     fc = config.settings_for(Node("fully_connected", "fc", [], []))
 
-    assert conv.observer == "percentile" and conv.bias_correction
+    assert conv.observer == "percentile"
+    assert conv.bias_correction
     assert not other_conv.bias_correction
-    assert fc.observer == "minmax" and fc.weight_granularity == "per-tensor"
+    assert fc.observer == "minmax"
+    assert fc.weight_granularity == "per-tensor"
     assert config.cross_layer_equalization and config.smoothquant_alpha == 0.5
 
 

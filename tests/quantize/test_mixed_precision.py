@@ -50,7 +50,7 @@ def test_weight_bytes_int8_and_packed_int4():
     assert weight_bytes((10, 100), 0, INT4) == 10 * 50 + 10 * 4
 
 
-def test_choose_weight_bits_is_the_cheapest_mix_that_fits():
+def test_choose_weight_bits_least_noise_fits():
     graph = _toy_graph([(64, 256), (64, 64), (32, 128), (16, 512)])
     rng = np.random.default_rng(3)
     sensitivity = {

@@ -27,7 +27,7 @@ def test_single_rounding_matches_exact_arithmetic():
     np.testing.assert_array_equal(got, want)
 
 
-def test_single_and_double_rounding_differ_by_at_most_one():
+def test_single_double_rounding_one_apart():
     rng = np.random.default_rng(11)
     x = rng.integers(-(2**24), 2**24, size=20000)
     multiplier = rng.integers(2**30, 2**31, size=20000)

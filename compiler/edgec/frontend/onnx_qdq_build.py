@@ -198,8 +198,8 @@ class _Builder:
         self.quant = quant
         self.origins = origins
         self.qdq = qdq
-        # ONNX runtimes requantize with one rounding (a float multiply), so a QDQ model runs
-        # with single rounding to stay within one LSB of them; see quantize.fixed_point.
+        # ONNX runtimes requantize with one rounding (a float multiply). A QDQ model runs
+        # with single rounding to stay within one LSB of them (quantize.fixed_point).
         self.graph = Graph(
             name=source.name, inputs=list(source.inputs), outputs=list(source.outputs),
             requantize_rounding="single",

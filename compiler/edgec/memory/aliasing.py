@@ -10,7 +10,7 @@ Rules, one per op family (add an op by registering it in ``RULES``):
 - view (reshape): the output is the input's bytes and no kernel runs. Views never write,
   so the input may stay live after the node.
 - elementwise (add, sub, mul, clip, quantize): the reference kernels read element ``i`` of
-  each input before they write element ``i`` of the output and never read it again, so an
+  each input before they write element ``i`` of the output, and never read it again. So an
   input with the output's shape may be overwritten at offset 0.
 - window (conv2d, depthwise_conv2d, average_pool2d, max_pool2d; batch 1): the kernels
   write output pixels in NHWC order, each pixel's channels after reading its input window.

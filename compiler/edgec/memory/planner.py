@@ -7,7 +7,7 @@ scratch buffers (``scratch:<step>``, live during their step only).
 Algorithm:
 1. Lifetimes. A tensor lives from the step that writes it to the last step that reads it,
    both inclusive, so an output never shares bytes with the inputs of its own step unless
-   an alias says the kernel allows it.
+   an alias states that the kernel allows it.
 2. Groups. An alias joins the output to its input's group at a fixed relative offset: a
    view (reshape) always; an in-place alias only when every tensor of the input's group is
    read for the last time at that step and the step reads no other tensor of the group.

@@ -8,8 +8,8 @@ lower bound of the arena which ignores in-place sharing and fragmentation. The b
 arena wins.
 
 The listing is a depth-first search that takes ready nodes in their original order, so the
-first order listed is the model's own; it stops after ``MAX_ORDERS`` orders, and beyond
-that the search is not exhaustive (a graph with many long parallel branches). Ties keep
+first order listed is the model's own. It stops after ``MAX_ORDERS`` orders. Beyond that
+the search is not exhaustive (a graph with many long parallel branches). Ties keep
 the earlier order, so a graph without branches keeps its order and the result is
 deterministic.
 """

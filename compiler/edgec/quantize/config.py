@@ -31,8 +31,8 @@ each overriding the one before::
 An observer setting applies to the layer's output activations (graph inputs take the
 defaults). ``activation_bits = 16`` is accepted only for the ops in ``INT16_ACTIVATION_OPS``
 and with 8-bit weights. The quantizer converts between int8 and int16 where such a layer
-meets int8 tensors. Every key and value is checked when the file is read; an unknown key, a wrong
-type, a bad value or a layer name that is not in the model is an error naming it.
+meets int8 tensors. Every key and value is checked when the file is read. An unknown key,
+a wrong type, a bad value or a layer name that is not in the model is an error naming it.
 
 To add a per-layer setting: add a field to ``LayerSettings`` and its checker to
 ``_LAYER_KEYS``.

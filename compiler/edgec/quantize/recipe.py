@@ -2,7 +2,7 @@
 
 Pipeline position: the whole quantize stage, between the graph passes and lowering.
 
-Steps, each only when the config asks for it:
+Steps, each only when the config enables it:
 1. load and check the calibration samples;
 2. cross-layer equalization of the float weights (``methods.equalize_cross_layer``);
 3. SmoothQuant migration of activation outliers into weights (``methods.smooth_activations``);
@@ -41,7 +41,7 @@ from edgec.quantize.quantizer import QUANT_RULES, quantize_graph
 
 @dataclass
 class QuantLog:
-    """What the recipe did: one list of lines per step that changed something."""
+    """The recipe's record: one list of lines per step that changed something."""
 
     steps: dict[str, list[str]] = field(default_factory=dict)
     # The float graph after the weight transforms, the one that was quantized: its
@@ -60,7 +60,7 @@ def quantize_with_config(
     seed: int = 0,
     quiet: bool = False,
 ) -> tuple[Graph, QuantLog]:
-    """Quantize ``float_graph`` as ``config`` says; return the integer graph and the log."""
+    """Quantize ``float_graph`` with ``config``; return the integer graph and the log."""
     from edgec.quantize import methods
 
     config = config or QuantConfig()

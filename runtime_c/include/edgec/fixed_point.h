@@ -118,7 +118,7 @@ static inline int32_t edgec_rounding_divide_by_pot(int32_t x, int32_t exponent)
 
 #if EDGEC_SINGLE_ROUNDING
 /*
- * Single rounding (a project generated for a model that asks for it, such as an ONNX QDQ
+ * Single rounding (a project generated for a model that needs it, such as an ONNX QDQ
  * model, builds with -DEDGEC_SINGLE_ROUNDING=1): (x * multiplier + 2^(t-1)) >> t with
  * t = 31 - shift, in int64, saturated to int32. A shift above 30 counts as 30 and one
  * below -31 as -31, as in the reference interpreter (quantize/fixed_point.py).
