@@ -20,9 +20,11 @@ What the figures mean:
   and finding the lowest overwritten word after it, in a separate run with the timer
   stopped. None when the platform cannot paint.
 - ``flash_bytes``: .text*, .rodata* and .data* sections of the model and runtime objects
-  (``model_objects``); ``ram_bytes``: their .data* and .bss* sections (the arena is in
-  ``<prefix>.o``'s .bss) plus ``stack_bytes``; ``elf_flash_bytes``: the whole linked
-  bench.elf (the function ``elf_flash_bytes`` lists the sections).
+  (``model_objects``).
+- ``ram_bytes``: their .data* and .bss* sections plus ``stack_bytes``. The arena is in
+  ``<prefix>.o``'s .bss, so it is counted once.
+- ``elf_flash_bytes``: the whole linked bench.elf (the function ``elf_flash_bytes`` lists
+  the sections).
 - ``arena_bytes``, ``macs``: from the compile report's totals.
 
 To support another timer, give its C implementation a new tick unit name and add a
@@ -77,10 +79,10 @@ def bench_project(project_dir: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> di
     ``flash_bytes``, ``elf_flash_bytes``, ``ram_bytes``, ``arena_bytes``, ``stack_bytes``
     and ``macs``, described in the module docstring. A figure that the target cannot
     measure is None.
-    Raises EdgecError (exit status 2) when ``project_dir`` is not an edgec output folder
-    or has no benchmark program, TargetError when its target can neither run natively nor
-    in an emulator, ToolchainError for a missing tool, and BuildError when the build or
-    the run fails or the program's output cannot be parsed.
+    Raises EdgecError (exit status 2) when ``project_dir`` is not an edgec output folder or
+    has no benchmark program. Raises TargetError when its target can neither run natively
+    nor in an emulator, and ToolchainError for a missing tool. Raises BuildError when the
+    build or the run fails, or the program's output cannot be parsed.
     """
     project_dir = Path(project_dir)
     metadata = read_metadata(project_dir)

@@ -241,8 +241,8 @@ def test_qdq_outputs_against_onnxruntime_table(qdq_models):
 
     QDQ graphs requantize with single rounding, as onnxruntime does, so the keyword spotter
     stays within 1 LSB. image_classification's residual adds follow TFLite's integer add,
-    which rounds each input separately where onnxruntime adds in float, so its differences
-    grow over the blocks; it must keep every predicted class. Prints the figures with
+    which rounds each input separately where onnxruntime adds in float. So its differences
+    grow over the blocks, and the test asks only that it keeps every predicted class. Prints the figures with
     ``pytest -s``.
     """
     header = ("| model | activations | eval samples | max difference (LSB) | mean difference "

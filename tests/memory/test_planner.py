@@ -207,7 +207,7 @@ def test_schedule_residual_block_runs_skip_before_main2():
 
 
 @pytest.mark.parametrize("name", MLPERF_TINY)
-def test_plan_real_model_lawful_and_not_above_plain_plan(models, name):
+def test_plan_real_model_lawful(models, name):
     model = models / "tflite" / f"{name}_int8.tflite"
     graph = load_quantized(model, quiet=True)
     code = build_model_code(graph, "model", model)

@@ -186,7 +186,7 @@ def test_histogram_growth_keeps_total_and_counts():
     assert histogram.low <= values.min()
     assert histogram.high >= values.max()
     # Merging whole old bins keeps the counts of a histogram of all values on the final
-    # edges; only values that land exactly on a bin edge may move to the neighbouring bin.
+    # edges. Only values that land exactly on a bin edge may move to the neighbouring bin.
     nonzero = values[values != 0.0]
     expected, _ = np.histogram(nonzero, bins=histogram.edges())
     assert np.abs(histogram.counts - expected).sum() <= 0.001 * values.size

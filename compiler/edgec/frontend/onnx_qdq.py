@@ -40,6 +40,7 @@ from onnx import helper, numpy_helper
 from edgec.errors import QuantizationError, UnsupportedOperatorError
 from edgec.frontend.onnx_registry import attribute_value, display_name
 from edgec.ir.graph import Quant
+from edgec.quantize.params import MIN_SCALE
 
 __all__ = [
     "CONSTANT_OPERAND_OPS",
@@ -74,7 +75,6 @@ MOVES_VALUES = {
 # Constant operands that must be quantized per tensor: op type -> input positions.
 CONSTANT_OPERAND_OPS = {"Add": (0, 1), "Sub": (0, 1), "Mul": (0, 1), "Concat": None}
 
-SMALLEST_SCALE = float(np.finfo(np.float32).smallest_normal)
 
 # Integer types of QuantizeLinear/DequantizeLinear values: the offset that maps them to the
 # signed type of the IR, and that type.
@@ -284,7 +284,7 @@ def _read_scale(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> np.nd
     if scale.ndim > 1:
         raise _Rejected(f"scale has shape {list(scale.shape)}; expected a scalar or a 1-D array")
     scale = scale.astype(np.float32)
-    bad = ~np.isfinite(scale) | (scale < SMALLEST_SCALE)
+    bad = ~np.isfinite(scale) | (scale < MIN_SCALE)
     if bad.any():
         raise _Rejected(
             f"scale {float(scale.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]):g} is not a "

@@ -14,11 +14,11 @@ Rules, one per op family (add an op by registering it in ``RULES``):
   input with the output's shape may be overwritten at offset 0.
 - window (conv2d, depthwise_conv2d, average_pool2d, max_pool2d; batch 1): the kernels
   write output pixels in NHWC order, each pixel's channels after reading its input window.
-  Output pixel ``p`` may overwrite input bytes that no pixel ``q >= p`` reads any more, so
-  the output starts ``-offset`` bytes below the input, where ``offset`` is the minimum over
-  ``p`` of (the lowest input byte read by pixels ``>= p``) minus (the end of pixel ``p``'s
-  output bytes). The offset is rounded down to ``ALIGNMENT`` so that every tensor stays
-  aligned; a lower offset is always safe too.
+  Output pixel ``p`` may overwrite input bytes that no pixel ``q >= p`` reads any more.
+  So the output starts ``-offset`` bytes below the input. ``offset`` is the minimum over
+  ``p`` of the lowest input byte read by pixels ``>= p``, minus the end of pixel ``p``'s
+  output bytes. It is rounded down to ``ALIGNMENT`` so that every tensor stays aligned,
+  which is safe because any lower offset is safe too.
 
 Optimized kernels (other loop orders) must declare their own rule before they may run in
 place; until then the planner treats them like the reference kernels they replace.

@@ -161,12 +161,12 @@ def _observer(where: str, value: Any) -> str:
     return _one_of(tuple(sorted(OBSERVERS)))(where, _of_type(str)(where, value))
 
 
-def _bits(choices: tuple, what: str) -> Callable[[str, Any], int]:
+def _bits(choices: tuple, subject: str) -> Callable[[str, Any], int]:
     def check(where: str, value: Any) -> int:
         value = _of_type(int)(where, value)
         if value not in choices:
             raise ConfigError(
-                f"{where} = {value} is not supported: {what} can be "
+                f"{where} = {value} is not supported: {subject} can be "
                 f"{' or '.join(map(str, choices))} bits"
             )
         return value
@@ -313,16 +313,16 @@ def load_config(path: str | Path) -> QuantConfig:
 def with_overrides(config: QuantConfig, **defaults: Any) -> QuantConfig:
     """Return ``config`` with CLI flags applied: ``defaults`` keys are LayerSettings fields
     (None means not given), plus ``cross_layer_equalization`` and ``smoothquant_alpha``."""
-    given = {key: value for key, value in defaults.items() if value is not None}
+    flags = {key: value for key, value in defaults.items() if value is not None}
     checkers = {**_LAYER_KEYS, **_METHOD_KEYS}
-    checked = {key: checkers[key](_FLAGS.get(key, key), value) for key, value in given.items()}
+    checked = {key: checkers[key](_FLAGS.get(key, key), value) for key, value in flags.items()}
     methods = {key: checked.pop(key) for key in list(checked) if key in _METHOD_KEYS}
     result = replace(config, defaults=override(config.defaults, checked), **methods)
     try:
         _check_weight_settings("the command line", result.defaults)
         _check_observer_options(result)
     except ConfigError as error:
-        raise ConfigError(f"{error} (with the flags given: {_flags_text(given)})") from error
+        raise ConfigError(f"{error} (with the flags given: {_flags_text(flags)})") from error
     return result
 
 
@@ -336,9 +336,9 @@ _FLAGS = {
 }
 
 
-def _flags_text(given: dict[str, Any]) -> str:
+def _flags_text(flags: dict[str, Any]) -> str:
     parts = []
-    for key, value in given.items():
+    for key, value in flags.items():
         flag = _FLAGS.get(key, key)
         if isinstance(value, bool):
             parts.append(flag)

@@ -68,7 +68,7 @@ class LayerChoice:
 
 
 def fake_quantize(weights: np.ndarray, axis: int, candidate: Candidate) -> np.ndarray:
-    """The weights after quantizing to ``candidate`` and back, as the C code sees them."""
+    """Return the weights quantized to ``candidate`` and back: the values the C code uses."""
     return round_trip_weights(
         weights, axis, candidate.bits, candidate.granularity, candidate.group_size
     )
@@ -118,7 +118,7 @@ def _outputs(graph: Graph, feeds: dict) -> np.ndarray:
 def choose_weight_bits(
     graph: Graph, sensitivity: dict[str, dict[Candidate, float]], budget_bytes: int
 ) -> list[LayerChoice]:
-    """One candidate per layer, least total noise, weight bytes within ``budget_bytes``."""
+    """Choose one candidate per layer with the least total noise within ``budget_bytes``."""
     layers = []
     for node in graph.nodes:
         if node.name not in sensitivity:
@@ -166,8 +166,8 @@ def mixed_precision_config(
     graph: Graph, feeds: dict[str, np.ndarray], budget_bytes: int,
     base: QuantConfig | None = None,
 ) -> tuple[QuantConfig, list[LayerChoice]]:
-    """A copy of ``base`` (or the defaults) with each weighted layer's bits chosen for the
-    budget; the choice replaces any weight format ``base`` gives those layers."""
+    """Return a copy of ``base`` (or the defaults) with each weighted layer's bits chosen for
+    the budget. The choice replaces any weight format ``base`` gives those layers."""
     config = copy.deepcopy(base) if base else QuantConfig()
     sensitivity = layer_sensitivity(graph, feeds)
     for node in graph.nodes:
@@ -184,7 +184,7 @@ def mixed_precision_config(
 
 
 def describe(choices: list[LayerChoice]) -> list[str]:
-    """One line per layer: name, chosen format, weight bytes, noise."""
+    """Describe the choice in one line per layer: name, format, weight bytes, noise."""
     return [
         f"{c.layer}: {c.candidate.label}, {c.weight_bytes:,} weight bytes, "
         f"output noise {c.noise:.3g}"

@@ -375,12 +375,12 @@ def kl_threshold_bin(counts: np.ndarray, levels: int) -> int | None:
     tail = np.concatenate((np.cumsum(counts[::-1])[::-1], np.zeros(1)))
     best_end, best_divergence = None, math.inf
     for end in range(min(first + levels, bins), bins + 1):
-        kept = counts[:end]
-        reference = kept.copy()
+        inside = counts[:end]
+        reference = inside.copy()
         reference[-1] += tail[end]
         nonzero = reference > 0.0
         groups = np.arange(end) * levels // end
-        group_counts = np.bincount(groups, weights=kept, minlength=levels)
+        group_counts = np.bincount(groups, weights=inside, minlength=levels)
         group_sizes = np.bincount(groups, weights=nonzero, minlength=levels)
         candidate = (group_counts / np.maximum(group_sizes, 1.0))[groups][nonzero]
         if not np.all(candidate > 0.0):

@@ -24,8 +24,8 @@ whose input comes from a producer A that can absorb a per-channel scale, as for 
 only B may read its output. The division by s_j is folded into output channel j of A (weights and
 bias), so the float function is unchanged. It runs on the float graph after SmoothQuant
 and before bias correction and calibration. Layers are processed in reverse execution
-order, so the search of each layer sees its final output channels, with the scales of its
-own consumer already folded in. The statistics come from the input graph: the scale of B
+order, so the search of each layer works on its final output channels, with the scales of
+its own consumer already folded in. The statistics come from the input graph: the scale of B
 divides its input, and no other step changes that input.
 
 Limits: the reference code (github.com/mit-han-lab/llm-awq, awq/quantize/auto_scale.py)

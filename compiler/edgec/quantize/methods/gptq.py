@@ -31,10 +31,10 @@ quantizer takes them through ``quantize_graph(..., weight_overrides=...)``.
 
 Where it applies: every conv2d, depthwise_conv2d and fully_connected layer named in
 ``layers``, in execution order, as the last float step before calibration. As in the paper,
-each layer sees the inputs of the already quantized model: the float graph runs with the
+each layer takes the inputs of the already quantized model: the float graph runs with the
 weights of every earlier weighted layer replaced by their dequantized values (GPTQ values
 for GPTQ layers, the RTN round trip of their settings for the others). Activations stay
-float in that run. A GPTQ layer whose settings ask for bias correction gets it here, from
+float in that run. A GPTQ layer whose settings request bias correction gets it here, from
 the same inputs: its bias minus the mean output shift (W_hat - W) times the mean patch.
 
 Limits: the columns are quantized in memory order, one at a time. The paper's lazy blocks
