@@ -11,12 +11,15 @@ def run_edgec(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_targets_lists_all_three():
+def test_targets_lists_every_target():
     result = run_edgec("targets")
 
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["cortex-a53", "cortex-m4", "host"]
+    assert names == [
+        "cortex-a53", "cortex-m0plus", "cortex-m3", "cortex-m33", "cortex-m4", "cortex-m55",
+        "cortex-m7", "host",
+    ]
 
 
 def test_inspect_tflite_shows_invoke_quantization(models):

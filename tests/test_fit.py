@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+
+from edgec import fit
 from onnx import TensorProto, helper, numpy_helper
 
 from edgec.errors import MemoryPlanError, TargetError
@@ -157,8 +159,12 @@ def test_ram_limit_rejects_keyword_spotting(models, tmp_path):
     line = assert_rejected(result)
     assert "model does not fit the limits: RAM " in line
     assert "bytes needed (arena " in line
-    # I/O: the caller's float32 buffers, a 50x10 input and 12 scores.
-    assert f"+ I/O {(50 * 10 + 12) * 4:,} + stack estimate 512)" in line
+    # I/O: the caller's float32 buffers, a 50x10 input and 12 scores. Stack: the base plus
+    # the frame of the deepest kernel, conv2d_s8_dsp (the first convolution), beyond the
+    # frame the base allows for.
+    stack = (fit.STACK_BASE_BYTES + fit.KERNEL_STACK_BYTES["edgec_conv2d_s8_dsp"]
+             - fit.BASE_KERNEL_FRAME_BYTES)
+    assert f"+ I/O {(50 * 10 + 12) * 4:,} + stack estimate {stack:,})" in line
     assert "limit 8,192 (set by --ram)" in line
     assert "largest tensors: 'model/activation" in line
     assert "8,000 bytes" in line
@@ -211,8 +217,11 @@ def test_wide_onnx_model_unchecked_on_host(tmp_path):
 def test_flash_limit_rejects_anomaly_detection(models, tmp_path):
     out = tmp_path / "out"
 
+    # The reference kernels keep the weight figure independent of the DSP variants' layouts
+    # (which pad the depth of each filter row).
     result = compile_for_cortex_m4(
-        str(models / "tflite" / "anomaly_detection_int8.tflite"), str(out), "--flash", "64K"
+        str(models / "tflite" / "anomaly_detection_int8.tflite"), str(out), "--flash", "64K",
+        "--kernels", "ref",
     )
 
     line = assert_rejected(result)
@@ -285,12 +294,12 @@ def test_limit_equal_to_estimate_fits(models, tmp_path):
     assert report["board"]["ram_used_percent"] == 100.0
 
 
-def _arm_text_bytes(source: Path, tmp_path: Path) -> int:
+def _arm_text_bytes(source: Path, tmp_path: Path, flags=CORTEX_M4_FLAGS) -> int:
     obj = tmp_path / f"{source.stem}.o"
     subprocess.run(
         [
             "arm-none-eabi-gcc",
-            *CORTEX_M4_FLAGS,
+            *flags,
             "-I",
             str(runtime_dir() / "include"),
             "-c",
@@ -320,6 +329,26 @@ def test_kernel_code_table_not_below_measured(tmp_path):
             assert measured <= IO_FLOAT_CODE_BYTES
             continue
         function = f"edgec_{source.stem}"
+        assert function in KERNEL_CODE_BYTES, f"{function} has no row in KERNEL_CODE_BYTES"
+        assert function in CALL_SITE_BYTES, f"{function} has no row in CALL_SITE_BYTES"
+        assert measured <= KERNEL_CODE_BYTES[function], f"{function}: measured {measured}"
+
+
+# The flags each extension's variants are measured with: cortex-m4's for DSP and
+# cortex-m55's for Helium (the optimization and warning flags of both target files).
+ISA_TARGETS = {"dsp": "cortex-m4", "mve": "cortex-m55"}
+
+
+@pytest.mark.cross
+def test_variant_code_table_not_below_measured(tmp_path):
+    from edgec.lower.variants import VARIANTS
+    from edgec.targets import load_target
+
+    assert VARIANTS
+    for variant in VARIANTS:
+        flags = [f for f in load_target(ISA_TARGETS[variant.isa]).cflags if not f.startswith("-W")]
+        measured = _arm_text_bytes(runtime_dir() / variant.source, tmp_path, flags)
+        function = variant.function
         assert function in KERNEL_CODE_BYTES, f"{function} has no row in KERNEL_CODE_BYTES"
         assert function in CALL_SITE_BYTES, f"{function} has no row in CALL_SITE_BYTES"
         assert measured <= KERNEL_CODE_BYTES[function], f"{function}: measured {measured}"

@@ -2,19 +2,26 @@
 
 Each run test builds a small hand-written C project (a model_io.h/.c pair in place of
 generated code, plus the rendered harness and Makefile) with the real compiler of each
-target and runs it natively, under qemu-aarch64 or under qemu-system-arm.
+target and runs it natively, under qemu-aarch64 or under qemu-system-arm. The last tests
+compile and run the real keyword-spotting model on every Cortex-M target with the `edgec`
+command.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgec.emulator import run_binary
 from edgec.errors import BuildError, TargetError, ToolchainError
+from edgec.pipeline import load_quantized
+from edgec.reference.interpreter import run_samples
+from edgec.resources import runtime_dir
 from edgec.targets import Target, list_targets, load_target
 from edgec.toolchain import (
     build,
@@ -23,12 +30,17 @@ from edgec.toolchain import (
     render_harness,
     render_makefile,
 )
+from edgec.verify import match_inputs
 
-TARGET_NAMES = ["host", "cortex-m4", "cortex-a53"]
+CORTEX_M_TARGETS = [
+    "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55",
+]
+TARGET_NAMES = ["host", *CORTEX_M_TARGETS, "cortex-a53"]
 EMULATED = [pytest.mark.qemu, pytest.mark.cross]
+CORTEX_M_PARAMS = [pytest.param(name, id=name, marks=EMULATED) for name in CORTEX_M_TARGETS]
 TARGET_PARAMS = [
     pytest.param("host", id="host"),
-    pytest.param("cortex-m4", id="cortex-m4", marks=EMULATED),
+    *CORTEX_M_PARAMS,
     pytest.param("cortex-a53", id="cortex-a53", marks=EMULATED),
 ]
 
@@ -152,7 +164,7 @@ def build_and_run(
 # Targets
 
 
-def test_list_targets_returns_all_three():
+def test_list_targets_returns_every_target():
     names = [target.name for target in list_targets()]
     assert names == sorted(TARGET_NAMES)
 
@@ -174,6 +186,42 @@ def test_cortex_m4_target_fields():
     assert target.flash_bytes == 1024 * 1024
     assert target.ram_bytes == 256 * 1024
     assert target.linker_script == "platform/cortex_m/mps2_an386.ld"
+
+
+# Board, compiler flags and kernel ISA extensions of the Cortex-M targets other than cortex-m4
+# (test_cortex_m4_target_fields checks that one): QEMU machine, -mcpu, float ABI,
+# [kernels] isa, SysTick clock in Hz, linker script.
+CORTEX_M_BOARDS = {
+    "cortex-m0plus": ("mps2-an385", "cortex-m0plus", "soft", [], 25_000_000, "mps2_an385.ld"),
+    "cortex-m3": ("mps2-an385", "cortex-m3", "soft", [], 25_000_000, "mps2_an385.ld"),
+    "cortex-m7": ("mps2-an500", "cortex-m7", "soft", ["dsp"], 25_000_000, "mps2_an500.ld"),
+    "cortex-m33": ("mps2-an505", "cortex-m33", "soft", ["dsp"], 20_000_000, "mps2_an505.ld"),
+    "cortex-m55": (
+        "mps3-an547", "cortex-m55", "hard", ["dsp", "mve"], 32_000_000, "mps3_an547.ld"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORTEX_M_BOARDS))
+def test_cortex_m_board_fields(name):
+    machine, cpu, float_abi, isas, clock_hz, linker_script = CORTEX_M_BOARDS[name]
+    target = load_target(name)
+
+    assert target.kind == "cortex-m"
+    assert target.cc == "arm-none-eabi-gcc"
+    assert f"-mcpu={cpu}" in target.cflags
+    assert f"-mfloat-abi={float_abi}" in target.cflags
+    assert "-mthumb" in target.cflags
+    assert target.emulator[:3] == ["qemu-system-arm", "-M", machine]
+    assert "shift=0" in target.emulator
+    assert target.cpu_clock_hz == clock_hz
+    assert target.kernel_isas == isas
+    assert target.linker_script == f"platform/cortex_m/{linker_script}"
+    assert (runtime_dir() / target.linker_script).is_file()
+    for source in target.platform_sources + target.bench_sources:
+        assert (runtime_dir() / source).is_file(), source
+    assert target.flash_bytes > 0
+    assert target.ram_bytes > 0
 
 
 def test_host_target_has_no_emulator():
@@ -465,3 +513,187 @@ def test_cortex_m4_hardfault_exits_nonzero(tmp_path):
     assert "exit status 3" in message
     assert "HardFault" in message
     assert "bfar=0x30000000" in message
+
+
+# Per QEMU machine, an address that the board does not map: a read from it is a bus fault,
+# escalated to HardFault. 0x30000000 is mapped on mps2-an505 and mps3-an547 (Secure SRAM
+# aliases), so those two use 0xF0000000.
+FAULT_ADDRESSES = {"mps2-an385": "0x30000000u", "mps2-an500": "0x30000000u",
+                   "mps2-an505": "0xF0000000u", "mps3-an547": "0xF0000000u"}
+
+
+@pytest.mark.qemu
+@pytest.mark.cross
+@pytest.mark.parametrize("name", sorted(CORTEX_M_BOARDS))
+def test_cortex_m_board_hardfault_exits_nonzero(tmp_path, name):
+    machine = CORTEX_M_BOARDS[name][0]
+    address = FAULT_ADDRESSES[machine]
+    source = FAULTING_SOURCE.replace("0x30000000u", address)
+
+    with pytest.raises(BuildError) as error:
+        build_and_run(tmp_path, name, source, SAMPLES[0])
+
+    message = str(error.value)
+    assert "exit status 3" in message
+    assert "HardFault exception=0x00000003" in message
+    if name == "cortex-m0plus":
+        # Armv6-M has no fault status registers, so the report leaves them out.
+        assert "cfsr=" not in message
+    else:
+        assert f"bfar=0x{address.removesuffix('u')[2:].lower()}" in message
+
+
+# The add-one model computed with MVE (Helium) intrinsics, plus a signed dot product of the
+# input with fixed weights (vmladavq_s8), stored little-endian after the add-one bytes.
+MVE_OUTPUT_BYTES = INPUT_BYTES + 4
+MVE_WEIGHTS = [3, -7, 11, -13, 17, -19, 23, -29, 31, -37, 41, -43, 47, -53, 59, -61]
+MVE_SOURCE = """\
+#include <arm_mve.h>
+#include <stdint.h>
+
+#include "{prefix}_io.h"
+
+#if !defined(__ARM_FEATURE_MVE)
+#error "the target's flags must enable MVE"
+#endif
+
+static const int8_t weights[16] = {{WEIGHT_LIST}};
+
+int {prefix}_invoke_io(const void *input, void *output)
+{{
+    const uint8_t *in = input;
+    uint8_t *out = output;
+    /* The input has 12 bytes: the tail predicate keeps lanes 12-15 out of every load,
+     * sum and store. */
+    mve_pred16_t lanes = vctp8q({upper}_IO_INPUT_BYTES);
+    uint8x16_t values = vldrbq_z_u8(in, lanes);
+    int32_t dot = vmladavq_s8(vreinterpretq_s8_u8(values), vldrbq_s8(weights));
+    uint32_t bits = (uint32_t)dot;
+    int i;
+
+    vstrbq_p_u8(out, vaddq_n_u8(values, 1), lanes);
+    for (i = 0; i < 4; i++) {{
+        out[{upper}_IO_INPUT_BYTES + i] = (uint8_t)(bits >> (8 * i));
+    }}
+    return 0;
+}}
+""".replace("WEIGHT_LIST", ", ".join(str(weight) for weight in MVE_WEIGHTS))
+
+
+def mve_expected_output(samples: list[bytes]) -> bytes:
+    result = bytearray()
+    for sample in samples:
+        result += bytes((value + 1) % 256 for value in sample)
+        signed = [value - 256 if value > 127 else value for value in sample]
+        dot = sum(value * weight for value, weight in zip(signed, MVE_WEIGHTS))
+        result += (dot % 2**32).to_bytes(4, "little")
+    return bytes(result)
+
+
+@pytest.mark.qemu
+@pytest.mark.cross
+def test_mve_intrinsics_run_on_cortex_m55(tmp_path):
+    target = load_target("cortex-m55")
+    project_dir = tmp_path / "project"
+    write_project(project_dir, target, MVE_SOURCE)
+    header = project_dir / "model" / "model_io.h"
+    header.write_text(header.read_text().replace(
+        f"MODEL_IO_OUTPUT_BYTES {OUTPUT_BYTES}", f"MODEL_IO_OUTPUT_BYTES {MVE_OUTPUT_BYTES}"
+    ))
+    binary = build(project_dir, target)
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "input.bin").write_bytes(b"".join(SAMPLES))
+
+    stdout = run_binary(target, binary, workdir)
+
+    assert "edgec: 3 inferences" in stdout
+    assert (workdir / "output.bin").read_bytes() == mve_expected_output(SAMPLES)
+    # The program ran MVE instructions, not a scalar fallback. objdump needs the
+    # architecture to decode MVE; it prints vmladavq_s8 as vmlav.s8 (an alias of VMLADAV).
+    object_file = project_dir / "build" / "obj" / "model" / "model_io.o"
+    disassembly = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", "-m", "armv8.1-m.main", str(object_file)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "vmlav.s8" in disassembly
+    assert "vctp.8" in disassembly
+
+
+@pytest.mark.cross
+def test_cortex_m0plus_binary_is_armv6m(tmp_path):
+    """The linked program, C library included, contains only Armv6-M code.
+
+    The linker merges the build attributes of every object, so one Armv7-M object would
+    raise the program's Tag_CPU_arch to v7.
+    """
+    target = load_target("cortex-m0plus")
+    write_project(tmp_path, target, ADD_ONE_SOURCE)
+    binary = build(tmp_path, target)
+
+    attributes = subprocess.run(["arm-none-eabi-readelf", "-A", str(binary)],
+                                capture_output=True, text=True, check=True).stdout
+
+    assert "Tag_CPU_arch: v6S-M" in attributes
+    assert "Tag_CPU_arch_profile: Microcontroller" in attributes
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("name", ["cortex-m0plus", "cortex-m55"])
+def test_reference_kernels_compile_for_target(tmp_path, name):
+    """Every reference kernel compiles with -Werror under the target's flags.
+
+    cortex-m0plus has the smallest instruction set (Armv6-M: no DSP, no divide, no 64-bit
+    multiply instruction), cortex-m55 the hard-float ABI with MVE.
+    """
+    target = load_target(name)
+    sources = sorted((runtime_dir() / "kernels" / "ref").glob("*.c"))
+    assert sources
+
+    result = subprocess.run(
+        [target.cc, *target.cflags, "-I", str(runtime_dir() / "include"), "-c",
+         *[str(source) for source in sources]],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(list(tmp_path.glob("*.o"))) == len(sources)
+
+
+# A real model through the command line: `edgec compile`, then `edgec run`.
+
+KWS_MODEL = Path("tflite") / "keyword_spotting_int8.tflite"
+KWS_SAMPLES = 3
+
+
+def run_edgec(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edgec.cli", *args],
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.mark.qemu
+@pytest.mark.cross
+@pytest.mark.parametrize("name", CORTEX_M_TARGETS)
+def test_kws_model_bit_exact_on_cortex_m(models, tmp_path, name):
+    model = models / KWS_MODEL
+    eval_data = np.load(models / "data" / "eval" / "keyword_spotting.npz")
+    arrays = {key: eval_data[key][:KWS_SAMPLES] for key in eval_data.files}
+    np.savez(tmp_path / "input.npz", **arrays)
+    project = tmp_path / "kws"
+
+    compiled = run_edgec("compile", str(model), "--target", name, "--output", str(project))
+    assert compiled.returncode == 0, compiled.stderr
+    ran = run_edgec("run", str(project), "--input", str(tmp_path / "input.npz"),
+                    "--output", str(tmp_path / "output.npz"))
+    assert ran.returncode == 0, ran.stderr
+
+    graph = load_quantized(model, None, quiet=True)
+    feeds, _ = match_inputs(graph, arrays)
+    reference = run_samples(graph, feeds)
+    board = np.load(tmp_path / "output.npz")
+    assert sorted(board.files) == sorted(graph.outputs)
+    for output in graph.outputs:
+        got = board[output]
+        assert len(got) == KWS_SAMPLES
+        want = np.asarray(reference[output]).reshape(got.shape).astype(got.dtype)
+        assert np.array_equal(got, want), output

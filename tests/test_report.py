@@ -132,10 +132,12 @@ def test_picture_one_rect_per_planned_tensor(project, filename):
 def test_picture_matches_plan_of_tflite_model(models, tmp_path):
     from edgec.codegen.generator import build_model_code
     from edgec.frontend import load_model
+    from edgec.targets import load_target
 
     model = models / "tflite" / "visual_wake_words_int8.tflite"
     report = compile_model(model, "cortex-m4", tmp_path / "out")
-    plan = build_model_code(load_model(model), "model", model).plan
+    isas = load_target("cortex-m4").kernel_isas
+    plan = build_model_code(load_model(model), "model", model, isas).plan
 
     rects = _tensor_rects(tmp_path / "out" / "memory.svg")
 

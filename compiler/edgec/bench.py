@@ -27,6 +27,12 @@ What the figures mean:
   the sections).
 - ``arena_bytes``, ``macs``: from the compile report's totals.
 
+``bench_layers`` builds the same program with ``-DEDGEC_LAYER_PROFILE`` (make goal
+``bench-layers``): the model calls a hook after every kernel call, and the program prints
+each layer's ticks, converted here like the total. A layer's figure includes one timer
+read and the hook call (about 20 instructions on Cortex-M), so the layers add up to a little
+more than ``instructions``.
+
 To support another timer, give its C implementation a new tick unit name and add a
 converter to ``_TICK_CONVERTERS``.
 """
@@ -59,6 +65,10 @@ _BENCH_LINE = re.compile(
     r"stack_bytes=(?P<stack>\d+|unknown)\s*$",
     re.MULTILINE,
 )
+
+# The per-layer lines of the benchmark program built with -DEDGEC_LAYER_PROFILE.
+_LAYER_LINE = re.compile(r"^edgec-bench-layer: index=(?P<index>\d+) ticks=(?P<ticks>\d+)\s*$",
+                         re.MULTILINE)
 
 # Section name prefixes that ``size -A`` lists for an object file.
 _FLASH_SECTIONS = (".text", ".rodata", ".data")
@@ -117,6 +127,69 @@ def bench_project(project_dir: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> di
         "stack_bytes": stack_bytes,
         "macs": totals["macs"],
     }
+
+
+def bench_layers(project_dir: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict]:
+    """Build and run the per-layer benchmark program; return one dict per layer.
+
+    Each dict has the report's ``name``, ``op``, ``kernel``, ``variant`` and ``macs`` of the
+    layer and its ``instructions`` (None off QEMU -icount) and ``wall_time_s`` per run.
+    Raises the errors of ``bench_project``.
+    """
+    project_dir = Path(project_dir)
+    metadata = read_metadata(project_dir)
+    target = load_target(metadata["target"])
+    _check_bench_support(target)
+    _check_bench_program(project_dir)
+    layers = _read_layers(project_dir)
+    toolchain.check_toolchain(target)
+    binary = toolchain.build(project_dir, target, goal="bench-layers")
+    with tempfile.TemporaryDirectory(prefix="edgec-bench-") as workdir:
+        work = Path(workdir)
+        (work / emulator.INPUT_FILE).write_bytes(b"")
+        stdout = emulator.run_binary(target, binary.resolve(), work, timeout_s)
+    runs = int(_BENCH_LINE.search(stdout).group("runs")) if _BENCH_LINE.search(stdout) else 1
+    ticks = {int(m.group("index")): int(m.group("ticks")) for m in _LAYER_LINE.finditer(stdout)}
+    if len(ticks) < len(layers):
+        raise BuildError(
+            f"{binary.name} printed {len(ticks)} 'edgec-bench-layer:' lines for "
+            f"{len(layers)} layers; output ends with:\n{toolchain.output_tail(stdout)}"
+        )
+    unit = parse_bench_line(stdout, binary)[1]
+    result = []
+    for index, layer in enumerate(layers):
+        instructions, wall_time_s = _convert_ticks(ticks[index], unit, target)
+        result.append({
+            **{key: layer.get(key) for key in ("name", "op", "kernel", "variant", "macs")},
+            "instructions": None if instructions is None else round(instructions / runs),
+            "wall_time_s": None if wall_time_s is None else wall_time_s / runs,
+        })
+    return result
+
+
+def _read_layers(project_dir: Path) -> list[dict]:
+    path = project_dir / REPORT_FILE
+    try:
+        return list(json.loads(path.read_text())["layers"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise EdgecError(
+            f"{path} is missing or damaged ({error}): compile the model again with "
+            "`edgec compile`"
+        ) from error
+
+
+def format_layers(layers: list[dict]) -> str:
+    """Format ``bench_layers``' result as a table, one row per layer."""
+    lines = [f"  {'#':>3} {'instructions':>12} {'MACs':>10} {'instr/MAC':>9}  kernel  layer"]
+    for index, layer in enumerate(layers):
+        count = layer["instructions"]
+        per_mac = f"{count / layer['macs']:.2f}" if count and layer["macs"] else ""
+        text = f"{count:,}" if count is not None else f"{layer['wall_time_s']:.6f} s"
+        lines.append(
+            f"  {index:>3} {text:>12} {layer['macs']:>10,} {per_mac:>9}  "
+            f"{layer['kernel'] or '(view)'}  {layer['name']}"
+        )
+    return "\n".join(lines)
 
 
 def _check_bench_support(target: Target) -> None:

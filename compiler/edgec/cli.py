@@ -89,6 +89,18 @@ def _add_quantization_options(p: argparse.ArgumentParser) -> None:
                        "fit BYTES (K, KB, M, MB suffixes: 1 K = 1024)")
 
 
+def _add_kernels_option(p) -> None:
+    from edgec.lower.variants import KERNEL_MODES
+
+    p.add_argument("--kernels", choices=KERNEL_MODES, default="auto",
+                   help="auto (default): the target's optimized kernels where they apply; "
+                   "ref: the portable reference kernels only; cmsis-nn: Arm's CMSIS-NN "
+                   "functions where they compute a layer exactly (Cortex-M targets)")
+    p.add_argument("--cmsis-nn", metavar="PATH",
+                   help="CMSIS-NN checkout (the folder with Include/ and Source/) for "
+                   "--kernels cmsis-nn; default: $EDGEC_CMSIS_NN")
+
+
 def cmd_compile(args) -> int:
     from edgec.fit import parse_byte_size
     from edgec.pipeline import compile_model
@@ -97,7 +109,8 @@ def cmd_compile(args) -> int:
     ram = parse_byte_size(args.ram, "--ram") if args.ram is not None else None
     report = compile_model(
         _model_path(args.model), args.target, Path(args.output), args.calibration, args.prefix,
-        flash_bytes=flash, ram_bytes=ram, config=_quant_config(args),
+        flash_bytes=flash, ram_bytes=ram, config=_quant_config(args), kernels=args.kernels,
+        cmsis_nn=args.cmsis_nn,
     )
     totals = report["totals"]
     print(
@@ -135,7 +148,8 @@ def cmd_verify(args) -> int:
     arrays = load_input_file(Path(args.input)) if args.input else None
     result = verify_model(
         _model_path(args.model), args.target, args.calibration, arrays, args.random,
-        timeout_s=args.timeout, config=_quant_config(args),
+        timeout_s=args.timeout, config=_quant_config(args), kernels=args.kernels,
+        cmsis_nn=args.cmsis_nn,
     )
     for line in result.lines + result.mismatches:
         print(f"edgec: {line}")
@@ -149,13 +163,17 @@ def cmd_verify(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
-    from edgec.bench import bench_project, format_bench
+    from edgec.bench import bench_layers, bench_project, format_bench, format_layers
 
     result = bench_project(Path(args.dir), args.timeout)
+    if args.layers:
+        result["layers"] = bench_layers(Path(args.dir), args.timeout)
     if args.json:
         print(json.dumps(result))
-    else:
-        print(format_bench(result, Path(args.dir)))
+        return 0
+    print(format_bench(result, Path(args.dir)))
+    if args.layers:
+        print(format_layers(result["layers"]))
     return 0
 
 
@@ -220,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ram", metavar="BYTES",
                    help="RAM limit in bytes (K, KB, M, MB suffixes: 1 K = 1024); "
                    "replaces the limit of the target's board (host has none)")
+    _add_kernels_option(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="build a compiled project and run it on its target")
@@ -241,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_float, default=600.0,
                    help="seconds the run on the target may take (default 600)")
     _add_quantization_options(p)
+    _add_kernels_option(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
@@ -268,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the figures as one JSON object on the last line")
     p.add_argument("--timeout", type=_positive_float, default=600.0,
                    help="seconds the benchmark run on the target may take (default 600)")
+    p.add_argument("--layers", action="store_true",
+                   help="also build a profiling build and give each layer's instructions "
+                   "(Cortex-M under QEMU -icount) or time")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("inspect", help="print a model's inputs, outputs and operators")

@@ -62,6 +62,27 @@ KERNEL_CODE_BYTES = {
     "edgec_softmax_s8": 1536,  # 1532
     "edgec_transpose_s8": 320,  # 284
 }
+# The same for the optimized variants (edgec.lower.variants): runtime_c/kernels/dsp/<name>.o
+# with the cortex-m4 flags and runtime_c/kernels/mve/<name>.o with the cortex-m55 flags
+# (-mcpu=cortex-m55 -mfloat-abi=hard), .text + .data + .bss, rounded up the same way.
+KERNEL_CODE_BYTES.update({
+    "edgec_add_s8_dsp": 3840,  # measured 3784
+    "edgec_avg_pool2d_s8_dsp": 1536,  # 1492
+    "edgec_conv2d_s8_1x1_dsp": 3200,  # 3136
+    "edgec_conv2d_s8_dsp": 4352,  # 4292
+    "edgec_depthwise_conv2d_s8_3x3_dsp": 8448,  # 8424
+    "edgec_depthwise_conv2d_s8_dsp": 2048,  # 1972
+    "edgec_fully_connected_s8_dsp": 1728,  # 1696
+    "edgec_max_pool2d_s8_dsp": 896,  # 840
+    "edgec_add_s8_mve": 4032,  # 3984
+    "edgec_avg_pool2d_s8_mve": 1344,  # 1280
+    "edgec_conv2d_s8_1x1_mve": 8384,  # 8368
+    "edgec_conv2d_s8_mve": 10560,  # 10536
+    "edgec_depthwise_conv2d_s8_3x3_mve": 8064,  # 8060
+    "edgec_depthwise_conv2d_s8_mve": 6080,  # 6028
+    "edgec_fully_connected_s8_mve": 4992,  # 4988
+    "edgec_max_pool2d_s8_mve": 640,  # 604
+})
 # kernels/ref/io_float.c (measured 208 bytes), linked by a model with float I/O. Its
 # soft-float helpers come from libgcc and are not counted, like the C library.
 IO_FLOAT_CODE_BYTES = 256
@@ -102,6 +123,24 @@ CALL_SITE_BYTES = {
     "edgec_softmax_s8": 48,  # 28
     "edgec_transpose_s8": 32,  # 24
     "memmove": 64,  # 44
+    # Kernel variants: not measured one by one; the figure of their reference kernel's
+    # call plus 16 bytes for the scratch argument (weighted ops).
+    "edgec_add_s8_dsp": 64,
+    "edgec_avg_pool2d_s8_dsp": 48,
+    "edgec_conv2d_s8_1x1_dsp": 96,
+    "edgec_conv2d_s8_dsp": 96,
+    "edgec_depthwise_conv2d_s8_3x3_dsp": 96,
+    "edgec_depthwise_conv2d_s8_dsp": 96,
+    "edgec_fully_connected_s8_dsp": 96,
+    "edgec_max_pool2d_s8_dsp": 48,
+    "edgec_add_s8_mve": 64,
+    "edgec_avg_pool2d_s8_mve": 48,
+    "edgec_conv2d_s8_1x1_mve": 96,
+    "edgec_conv2d_s8_mve": 96,
+    "edgec_depthwise_conv2d_s8_3x3_mve": 96,
+    "edgec_depthwise_conv2d_s8_mve": 96,
+    "edgec_fully_connected_s8_mve": 96,
+    "edgec_max_pool2d_s8_mve": 48,
     "": 0,  # a reshape the planner turned into a view emits no code
 }
 # A function missing from the tables gets the largest figures.
@@ -120,6 +159,27 @@ INVOKE_FIXED_BYTES = 32
 # `edgec bench` measured 128 to 164 bytes for the same four models. The 16x8 kernels have
 # larger frames, up to 248 bytes (edgec_conv2d_s16): 56 + 248 + 32 = 336 bytes still fit.
 STACK_BASE_BYTES = 512
+# The largest kernel frame STACK_BASE_BYTES allows for (edgec_mean_s8).
+BASE_KERNEL_FRAME_BYTES = 144
+# Kernels with larger frames: their frame plus that of their deepest helper, from
+# -fstack-usage (DSP variants with the cortex-m4 flags, Helium ones with the cortex-m55
+# flags), rounded up to a multiple of 16. A model that calls one adds the difference to
+# BASE_KERNEL_FRAME_BYTES. Under the cortex-m55 hard-float ABI an interrupt can push 104
+# bytes instead of 32; the 280 bytes of room in STACK_BASE_BYTES cover that.
+KERNEL_STACK_BYTES = {
+    "edgec_add_s8_mve": 192,  # 184
+    "edgec_conv2d_s8_1x1_dsp": 224,  # 152 + 72
+    "edgec_conv2d_s8_1x1_mve": 288,  # 280
+    "edgec_conv2d_s8_dsp": 352,  # 248 + 104
+    "edgec_conv2d_s8_mve": 544,  # 408 + 136
+    "edgec_conv2d_s16": 256,  # 248
+    "edgec_depthwise_conv2d_s8_3x3_dsp": 256,  # 248
+    "edgec_depthwise_conv2d_s8_3x3_mve": 464,  # 368 + 88
+    "edgec_depthwise_conv2d_s8_dsp": 160,  # 152
+    "edgec_depthwise_conv2d_s8_mve": 432,  # 360 + 64
+    "edgec_fully_connected_s8_dsp": 208,  # 152 + 48
+    "edgec_fully_connected_s8_mve": 224,  # 216
+}
 
 # Sizes of the C types a kernel parameter struct field can have.
 INT32_BYTES = 4
@@ -276,17 +336,21 @@ def code_estimate(code) -> dict:
 
 
 def stack_estimate(code, target: Target) -> dict:
-    """Estimate the stack bytes of one inference (``STACK_BASE_BYTES``) and return the parts.
+    """Estimate the stack bytes of one inference and return the parts: ``STACK_BASE_BYTES``,
+    plus the frame of the largest kernel beyond BASE_KERNEL_FRAME_BYTES.
 
     Keys: ``base``, ``local_arrays`` and ``total``. Pointer arrays that model_invoke declares
     on its stack (the inputs of a concat) are added in full, as if none shared a slot.
     """
     size = pointer_bytes(target)
     local_arrays = sum(len(local.fields) * size for call in code.calls for local in call.locals)
+    frames = [KERNEL_STACK_BYTES.get(call.function, 0) for call in code.calls]
+    larger_frame = max([0, *frames]) - BASE_KERNEL_FRAME_BYTES
+    base = STACK_BASE_BYTES + max(larger_frame, 0)
     return {
-        "base": STACK_BASE_BYTES,
+        "base": base,
         "local_arrays": local_arrays,
-        "total": STACK_BASE_BYTES + local_arrays,
+        "total": base + local_arrays,
     }
 
 

@@ -22,6 +22,9 @@ from edgec.errors import CalibrationError, EdgecError
 from edgec.fit import BoardLimits, board_limits, check_fit
 from edgec.frontend import load_model
 from edgec.ir import Graph
+from edgec.lower.cmsis_nn import MODE as CMSIS_NN_MODE
+from edgec.lower.cmsis_nn import CmsisNn, open_cmsis_nn
+from edgec.lower.variants import KERNEL_MODES
 from edgec.memory_picture import write_memory_picture
 from edgec.report import build_report, write_report
 from edgec.runner import METADATA_FILE
@@ -78,28 +81,63 @@ def compile_model(
     flash_bytes: int | None = None,
     ram_bytes: int | None = None,
     config=None,
+    kernels: str = "auto",
+    cmsis_nn: str | None = None,
 ) -> dict:
     """Compile ``model_path`` for ``target_name`` into ``out_dir``; return the report.
 
     The model must fit the target's board, whose limits ``flash_bytes`` and ``ram_bytes``
-    override (``--flash``, ``--ram``).
+    override (``--flash``, ``--ram``). ``kernels`` is a mode of ``KERNEL_MODES``: "auto"
+    uses the target's optimized kernel variants, "ref" the reference kernels only,
+    "cmsis-nn" CMSIS-NN functions where they are exact (from the checkout ``cmsis_nn``, by
+    default $EDGEC_CMSIS_NN) and the target's variants elsewhere.
     """
     target = load_target(target_name)
     check_output_dir(out_dir)
+    kernel_backend(target, kernels, cmsis_nn)
     graph = load_quantized(model_path, calibration, quiet=quiet, config=config)
     graph.name = model_path.stem
     limits = board_limits(target, flash_bytes, ram_bytes)
-    return generate(graph, target, out_dir, prefix, model_path, limits)
+    return generate(graph, target, out_dir, prefix, model_path, limits, kernels, cmsis_nn,
+                    quiet=quiet)
+
+
+def kernel_isas(target: Target, kernels: str) -> list[str]:
+    """The instruction set extensions the kernels may use in mode ``kernels``."""
+    if kernels not in KERNEL_MODES:
+        raise EdgecError(
+            f"--kernels {kernels}: unknown mode; choose one of {', '.join(KERNEL_MODES)}"
+        )
+    return [] if kernels == "ref" else list(target.kernel_isas)
+
+
+def kernel_backend(target: Target, kernels: str, cmsis_nn: str | None) -> CmsisNn | None:
+    """Return the CMSIS-NN backend of --kernels cmsis-nn, None in the other modes.
+
+    Raises an EdgecError for --cmsis-nn without --kernels cmsis-nn, and as
+    ``open_cmsis_nn`` does for a target that is not a Cortex-M or an invalid checkout.
+    """
+    if kernels != CMSIS_NN_MODE:
+        if cmsis_nn is not None:
+            raise EdgecError(
+                f"--cmsis-nn {cmsis_nn} is used only with --kernels {CMSIS_NN_MODE}: add "
+                "that option or drop --cmsis-nn"
+            )
+        return None
+    return open_cmsis_nn(target, cmsis_nn)
 
 
 def generate(
     graph: Graph, target: Target, out_dir: Path, prefix: str, source: Path | None,
-    limits: BoardLimits | None = None,
+    limits: BoardLimits | None = None, kernels: str = "auto", cmsis_nn: str | None = None,
+    quiet: bool = True,
 ) -> dict:
     """Write the C project of the integer ``graph`` into ``out_dir`` atomically.
 
     Raises MemoryPlanError before touching ``out_dir`` when the flash or RAM estimate
-    exceeds ``limits``. None skips that check.
+    exceeds ``limits``. None skips that check. With --kernels cmsis-nn, report.json gives
+    the CMSIS-NN version, and each layer that CMSIS-NN rejected gets the reason in
+    ``cmsis_nn_rejected`` (also printed to stderr unless ``quiet``).
     """
     if not prefix.isidentifier() or not prefix.isascii():
         raise EdgecError(f"--prefix '{prefix}' is not a valid C identifier")
@@ -108,13 +146,17 @@ def generate(
             f"--prefix '{prefix}' would overwrite the project's own {prefix}.c: choose another"
         )
     out_dir = check_output_dir(out_dir)
-    code = build_model_code(graph, prefix, source)
+    isas = kernel_isas(target, kernels)
+    backend = kernel_backend(target, kernels, cmsis_nn)
+    code = build_model_code(graph, prefix, source, isas, backend)
     report = build_report(code, graph, target, source, limits)
+    if backend is not None:
+        _report_cmsis_nn(report, backend, quiet)
     check_fit(report, limits)
     staging = _make_staging_dir(out_dir)
     try:
         write_project(code, graph, target, staging)
-        bench_program = toolchain.render_bench(prefix, timed_runs(target))
+        bench_program = toolchain.render_bench(prefix, timed_runs(target), len(code.calls))
         (staging / toolchain.BENCH_SOURCE).write_text(bench_program)
         write_report(report, staging)
         write_memory_picture(code.plan, report, staging)
@@ -124,6 +166,7 @@ def generate(
         metadata = {
             "edgec_version": __version__,
             "target": target.name,
+            "kernels": kernels,
             "prefix": prefix,
             "model": source.name if source else None,
             "inputs": [_port_json(p) for p in code.boundary.inputs],
@@ -141,6 +184,19 @@ def generate(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _report_cmsis_nn(report: dict, backend: CmsisNn, quiet: bool) -> None:
+    """Add the CMSIS-NN version and the reasons of rejected layers to ``report``."""
+    report["cmsis_nn"] = {"version": backend.version}
+    for layer in report["layers"]:
+        reason = backend.rejected.get(layer["name"])
+        if reason is None:
+            continue
+        layer["cmsis_nn_rejected"] = reason
+        if not quiet:
+            print(f"edgec: note: layer '{layer['name']}' ({layer['op']}) keeps "
+                  f"{layer['kernel']}: {reason}", file=sys.stderr)
 
 
 def _make_staging_dir(out_dir: Path) -> Path:

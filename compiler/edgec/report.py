@@ -131,6 +131,10 @@ def _layer_json(index, call, node, graph: Graph, plan, entries) -> dict:
         "name": node.name,
         "op": node.op,
         "kernel": call.function,
+        # The optimized variant chosen for the layer ("" for the reference kernel) and
+        # the predicates that allowed it.
+        "variant": call.variant,
+        "variant_predicates": list(call.reason),
         "macs": call.macs,
         "weight_bytes": sum(
             fit.constant_bytes(tensors[n]) for n in inputs if tensors[n].is_constant

@@ -16,6 +16,8 @@ TOML layout (see targets/cortex-m4.toml for a full example)::
     [platform]  sources, linker_script, bench_sources
     [emulator]  command, package, cpu_clock_hz
     [board]     name, flash_bytes, ram_bytes
+    [kernels]   isa: the instruction set extensions the optimized kernels may use
+                ("dsp": Armv7E-M/Armv8-M DSP, "mve": Helium); absent means portable C only
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class Target:
     board: str | None = None
     flash_bytes: int | None = None
     ram_bytes: int | None = None
+    # Instruction set extensions the optimized kernel variants may use (edgec.lower.variants).
+    kernel_isas: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,11 @@ _SCHEMA = (
     _Key("board", "name", "board", str),
     _Key("board", "flash_bytes", "flash_bytes", int),
     _Key("board", "ram_bytes", "ram_bytes", int),
+    _Key("kernels", "isa", "kernel_isas", list),
 )
+
+# Instruction set extensions a target may list in [kernels] isa.
+KERNEL_ISAS = ("dsp", "mve")
 
 
 _TOML_TYPE_NAMES = {
@@ -209,6 +217,12 @@ def _check_target(target: Target, path: Path) -> None:
         raise TargetError(
             f"invalid target file {path}: [emulator] command must contain "
             f"'{BINARY_PLACEHOLDER}' where the binary's path goes"
+        )
+    unknown_isas = sorted(set(target.kernel_isas) - set(KERNEL_ISAS))
+    if unknown_isas:
+        raise TargetError(
+            f"invalid target file {path}: [kernels] isa lists {', '.join(unknown_isas)}; "
+            f"known extensions are {', '.join(KERNEL_ISAS)}"
         )
     if target.emulator and not target.emulator_package:
         raise TargetError(f"invalid target file {path}: [emulator] package is missing")

@@ -30,8 +30,14 @@ from edgec.targets import Target
 
 BINARY_PATH = PurePosixPath("build/model.elf")
 BENCH_BINARY_PATH = PurePosixPath("build/bench.elf")
+# The benchmark program built with -DEDGEC_LAYER_PROFILE: it also times every layer.
+LAYERS_BINARY_PATH = PurePosixPath("build/bench_layers.elf")
 # Make goals of a generated project and the binary each one builds.
-MAKE_GOALS = {"all": BINARY_PATH, "bench": BENCH_BINARY_PATH}
+MAKE_GOALS = {
+    "all": BINARY_PATH,
+    "bench": BENCH_BINARY_PATH,
+    "bench-layers": LAYERS_BINARY_PATH,
+}
 
 # The program `edgec run` builds with the model, and the one `edgec bench` builds in its place.
 HARNESS_SOURCE = "harness.c"
@@ -215,19 +221,23 @@ def render_harness(prefix: str = "model") -> str:
     return _environment().get_template("harness.c.j2").render(prefix=prefix)
 
 
-def render_bench(prefix: str, timed_runs: int) -> str:
+def render_bench(prefix: str, timed_runs: int, layers: int = 0) -> str:
     """Render the benchmark program that ``edgec bench`` builds with the model.
 
     The program calls ``<prefix>_invoke`` (integer I/O) ``timed_runs`` times with the tick
     counter read around each call, then once more on painted stack, and prints one line
-    ``edgec-bench: runs=R ticks=T tick_unit=U stack_bytes=S``.
+    ``edgec-bench: runs=R ticks=T tick_unit=U stack_bytes=S``. Built with
+    ``-DEDGEC_LAYER_PROFILE`` (make goal ``bench-layers``), it also prints the ticks of
+    each of the model's ``layers`` kernel calls, summed over the timed runs.
     """
     if not prefix.isidentifier() or not prefix.isascii():
         raise ValueError(f"C prefix {prefix!r} is not a valid C identifier")
     if timed_runs < 1:
         raise ValueError(f"timed_runs is {timed_runs}; the benchmark needs at least one run")
     template = _environment().get_template("bench.c.j2")
-    return template.render(prefix=prefix, PREFIX=prefix.upper(), timed_runs=timed_runs)
+    return template.render(
+        prefix=prefix, PREFIX=prefix.upper(), timed_runs=timed_runs, layers=max(layers, 1)
+    )
 
 
 def _check_project_path(path: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from edgec.codegen.boundary import split_boundary
 from edgec.errors import EdgecError
 from edgec.ir import DTYPES, Graph
-from edgec.pipeline import generate, load_quantized
+from edgec.pipeline import generate, kernel_backend, load_quantized
 from edgec.reference.interpreter import run_samples
 from edgec.runner import DEFAULT_TIMEOUT_S, check_input, run_project
 from edgec.targets import load_target
@@ -97,12 +97,15 @@ def verify_model(
     work_dir: Path | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     config=None,
+    kernels: str = "auto",
+    cmsis_nn: str | None = None,
 ) -> VerifyResult:
     if random_count < 0:
         raise EdgecError(f"--random {random_count}: the number of random samples must be >= 0")
     if not input_arrays and random_count == 0:
         raise EdgecError("nothing to verify: give --input DATA.npz or --random N with N > 0")
     target = load_target(target_name)
+    kernel_backend(target, kernels, cmsis_nn)
     graph = load_quantized(model_path, calibration, quiet=True, config=config)
     graph.name = model_path.stem
     feeds, notes = match_inputs(graph, input_arrays) if input_arrays else ({}, [])
@@ -115,7 +118,7 @@ def verify_model(
 
     with tempfile.TemporaryDirectory(prefix="edgec-verify-") as tmp:
         project = (work_dir or Path(tmp)) / "project"
-        generate(graph, target, project, "model", model_path)
+        generate(graph, target, project, "model", model_path, kernels=kernels, cmsis_nn=cmsis_nn)
         result.target_outputs = run_project(project, feeds, timeout_s)
 
     reference = run_samples(graph, feeds)

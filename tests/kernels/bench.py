@@ -68,6 +68,10 @@ class KernelCase:
     expected: bytes
     expected_status: int = 0
     symbols: dict[str, str] = field(default_factory=dict)
+    # The one-node graph and feeds the case was built from (None for hand-made cases);
+    # kernel variant cases are derived from them.
+    graph: object = field(default=None, repr=False, compare=False)
+    feeds: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def output_size(self) -> int:
@@ -195,7 +199,7 @@ def parse_records(data: bytes, count: int) -> list[CaseResult]:
 
 
 def write_project(project_dir: Path, target: Target, program: str, cases: list[KernelCase],
-                  kernel_sources: list[str]) -> None:
+                  kernel_sources: list[str], defines: tuple[str, ...] = ()) -> None:
     """Write the program, the runtime files it needs and the target's Makefile."""
     project_dir.mkdir(parents=True, exist_ok=True)
     (project_dir / PROGRAM_SOURCE).write_text(render_program(program, cases), encoding="utf-8")
@@ -203,21 +207,23 @@ def write_project(project_dir: Path, target: Target, program: str, cases: list[K
     shutil.copytree(runtime_dir() / INCLUDE_DIR, project_dir / INCLUDE_DIR, dirs_exist_ok=True)
     sources = [PROGRAM_SOURCE]
     for name in kernel_sources:
-        relative = f"{KERNEL_DIR}/{name}"
-        (project_dir / KERNEL_DIR).mkdir(parents=True, exist_ok=True)
+        # A bare file name is a reference kernel; a path is relative to runtime_c/.
+        relative = name if "/" in name else f"{KERNEL_DIR}/{name}"
+        (project_dir / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(runtime_dir() / relative, project_dir / relative)
         sources.append(relative)
     sources += toolchain.copy_platform_files(target, project_dir)
 
-    makefile = toolchain.render_makefile(target, sources, [INCLUDE_DIR])
+    makefile = toolchain.render_makefile(target, sources, [INCLUDE_DIR], defines)
     (project_dir / "Makefile").write_text(makefile, encoding="utf-8")
 
 
 def run_program(project_dir: Path, target: Target, program: str, cases: list[KernelCase],
-                kernel_sources: list[str]) -> ProgramRun:
-    """Build and run one program for ``target``; build and run failures become ``error``."""
+                kernel_sources: list[str], defines: tuple[str, ...] = ()) -> ProgramRun:
+    """Build and run one program for ``target`` with preprocessor ``defines``; build and
+    run failures become ``error``."""
     try:
-        write_project(project_dir, target, program, cases, kernel_sources)
+        write_project(project_dir, target, program, cases, kernel_sources, defines)
         binary = toolchain.build(project_dir, target)
         # The emulator module expects an input file; these programs read none.
         (project_dir / emulator.INPUT_FILE).write_bytes(b"")

@@ -46,7 +46,8 @@ def case_from_graph(name: str, graph: Graph, feeds: dict[str, np.ndarray]) -> Ke
     (node,) = graph.nodes
     expected = run(graph, feeds)[node.outputs[0]]
     macro, fields, arrays = CALL_BUILDERS[node.op](node, graph, feeds)
-    return KernelCase(name, macro, fields, arrays, np.ascontiguousarray(expected).tobytes())
+    return KernelCase(name, macro, fields, arrays, np.ascontiguousarray(expected).tobytes(),
+                      graph=graph, feeds=feeds)
 
 
 def dims4(shape: tuple[int, ...]) -> list[int]:

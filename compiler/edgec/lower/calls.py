@@ -27,6 +27,7 @@ from edgec.errors import UnsupportedAttributeError, UnsupportedOperatorError
 from edgec.ir import Graph, Node
 from edgec.ir.ops import FILTER_CHANNEL_AXIS
 from edgec.lower.params import kernel_params
+from edgec.lower.variants import Variant, folded_bias
 from edgec.quantize.params import pack_int4
 
 CTYPES = {
@@ -76,6 +77,14 @@ class KernelCall:
     locals: list[CStruct] = field(default_factory=list)  # declared inside model_invoke
     returns_status: bool = True
     macs: int = 0
+    # Runtime source that defines ``function``, relative to runtime_c/ (empty for memmove).
+    source: str = ""
+    # Argument index of the filter and the bias (weighted ops), for kernel variants.
+    roles: dict[str, int] = field(default_factory=dict)
+    # The optimized variant called instead of the reference kernel, and the predicates
+    # that allowed it (edgec.lower.variants).
+    variant: str = ""
+    reason: tuple[str, ...] = ()
 
 
 class LoweringContext:
@@ -86,6 +95,7 @@ class LoweringContext:
         self.prefix = prefix
         self.buffers = buffers  # tensor name -> C pointer expression (int8_t *)
         self.arrays: dict[str, CArray] = {}
+        self.scratch: dict[str, str] = {}  # node name -> C pointer expression of its scratch
         self._constant_symbols: dict[str, str] = {}
         self.index = 0
 
@@ -177,8 +187,33 @@ def check_supported(graph: Graph, nodes: list[Node]) -> None:
         )
 
 
-def lower_node(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
-    return BUILDERS[node.op](node, graph, ctx)
+def lower_node(
+    node: Node, graph: Graph, ctx: LoweringContext, variant: Variant | None = None
+) -> KernelCall:
+    """Lower ``node`` to its reference kernel call, or to ``variant``'s when one is given."""
+    call = BUILDERS[node.op](node, graph, ctx)
+    if call.function.startswith("edgec_"):
+        call.source = f"kernels/ref/{call.function.removeprefix('edgec_')}.c"
+    if variant is not None:
+        _apply_variant(call, variant, node, graph, ctx)
+    return call
+
+
+def _apply_variant(
+    call: KernelCall, variant: Variant, node: Node, graph: Graph, ctx: LoweringContext
+) -> None:
+    """Turn the reference call into ``variant``'s: its function, filter, bias and scratch."""
+    call.function, call.source = variant.function, variant.source
+    call.variant = variant.name
+    call.reason = tuple(p.name for p in variant.predicates)
+    if variant.arrange_filter is not None:
+        arranged = variant.arrange_filter(node, graph)
+        call.args[call.roles["filter"]] = ctx.add_array(ctx.symbol("filter"), "int8_t", arranged)
+    if variant.folds_input_offset:
+        bias = folded_bias(node, graph)
+        call.args[call.roles["bias"]] = ctx.add_array(ctx.symbol("bias"), "int32_t", bias)
+    if "filter" in call.roles or variant.scratch_bytes is not None:
+        call.args.append(ctx.scratch.get(node.name, "NULL"))
 
 
 def _dims4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -276,6 +311,7 @@ def _conv(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
         _dims_struct(ctx, call, "output_dims", out_shape),
         ctx.buffer(node.outputs[0]),
     ]
+    call.roles = {"filter": 5, "bias": 6}
 
     taps = w_shape[1] * w_shape[2] * (1 if depthwise else w_shape[3])
     call.macs = int(np.prod(out_shape)) * taps
@@ -304,6 +340,7 @@ def _fully_connected(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCa
         _bias_int64(node, graph, ctx) if _is_16x8(graph, node) else _bias(node, ctx),
         ctx.buffer(node.outputs[0]),
     ]
+    call.roles = {"filter": 6, "bias": 7}
     call.macs = rows * in_depth * out_depth
     return call
 

@@ -111,7 +111,8 @@ def requantize_rounding(mode: str) -> Iterator[None]:
 
 def _single_rounding(x, multiplier, shift) -> np.ndarray:
     total_shift = np.clip(31 - np.asarray(shift, dtype=np.int64), 1, 62)
-    product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
+    # x is an int32 accumulator: wrapped as the C kernels' bias addition wraps it.
+    product = wrap_int32(np.asarray(x, dtype=np.int64)) * np.asarray(multiplier, dtype=np.int64)
     result = (product + (np.int64(1) << (total_shift - 1))) >> total_shift
     return np.clip(result, INT32_MIN, INT32_MAX)
 

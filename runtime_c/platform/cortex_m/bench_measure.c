@@ -9,7 +9,11 @@
  * the reload value; every wrap to the reload value raises the SysTick
  * exception, whose handler counts the wraps. Under QEMU's -icount shift=0
  * each instruction advances virtual time by 1 ns, and QEMU's mps2-an386
- * clocks SysTick at 25 MHz, so one tick is 40 instructions there.
+ * clocks SysTick at 25 MHz, so one tick is 40 instructions there. The other
+ * boards' clocks are in the target files ([emulator] cpu_clock_hz).
+ *
+ * Every instruction here exists on Armv6-M too (MRS, CPSID, MSR); the 64-bit
+ * multiply in edgec_bench_timer_read() calls libgcc's __aeabi_lmul there.
  */
 #include <stdint.h>
 
@@ -32,7 +36,7 @@
 /* Paint pattern for unused stack words. */
 #define STACK_PAINT_WORD 0xC5AC5AC5u
 
-/* From mps2_an386.ld: the lowest address of the stack region. */
+/* From the board's linker script: the lowest address of the stack region. */
 extern uint32_t __StackLimit;
 
 void SysTick_Handler(void);
