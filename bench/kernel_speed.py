@@ -4,8 +4,9 @@ targets, against TFLite Micro + CMSIS-NN (bench/tflm_figures.py).
 For each MLPerf Tiny int8 TFLite model and each target, the script compiles the model twice
 (`--kernels ref` and `--kernels auto`), runs `edgec bench` on both under qemu-system-arm
 -icount shift=0, and prints one Markdown table row: MACs, both instruction counts, MACs per
-instruction of the optimized build, its ratio to TFLite Micro + CMSIS-NN where the issue
-gives a figure, and flash_bytes against TFLite Micro's model array + code (cortex-m4).
+instruction of the optimized build, its ratio to TFLite Micro + CMSIS-NN where
+bench/tflm_figures.py has a figure, and flash_bytes against TFLite Micro's model array +
+code (cortex-m4).
 With --layers MODEL it also prints the per-layer instructions of that model on the first
 target (`edgec bench --layers`), reference against optimized.
 
@@ -24,13 +25,13 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from bench.tflm_figures import (  # noqa: E402
+from bench.tflm_figures import (
     MODELS,
     TFLM_CMSIS_NN_INSTRUCTIONS,
     TFLM_FLASH_BYTES,
 )
-from edgec.bench import bench_layers, bench_project  # noqa: E402
-from edgec.pipeline import compile_model  # noqa: E402
+from edgec.bench import bench_layers, bench_project
+from edgec.pipeline import compile_model
 
 DEFAULT_TARGETS = "cortex-m4,cortex-m7,cortex-m33,cortex-m55"
 
@@ -61,8 +62,8 @@ def _ratio(value: int | None, reference: int | None) -> str:
 
 def speed_table(rows: list[dict]) -> str:
     lines = [
-        "| target | model | MACs | reference kernels | optimized kernels | speed-up | "
-        "MACs per instruction | TFLite Micro + CMSIS-NN | ratio |",
+        ("| target | model | MACs | reference kernels | optimized kernels | speed-up | "
+        "MACs per instruction | TFLite Micro + CMSIS-NN | ratio |"),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -82,8 +83,8 @@ def auto_macs(row: dict) -> int:
 
 def flash_table(rows: list[dict]) -> str:
     lines = [
-        "| model | edgec flash_bytes (optimized, cortex-m4) | TFLite Micro model array + code | "
-        "ratio |",
+        ("| model | edgec flash_bytes (optimized, cortex-m4) | TFLite Micro model array + code | "
+        "ratio |"),
         "|---|---:|---:|---:|",
     ]
     for row in rows:

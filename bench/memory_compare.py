@@ -6,9 +6,9 @@ For each of the four int8 TFLite models this script measures, in one process:
   interpreter structures (``tail``). The figure comes from tflite-micro's Python
   interpreter, a 64-bit host build, whose structures are larger than on a 32-bit
   microcontroller. Also the size of the .tflite flatbuffer it keeps in flash;
-- edgec for cortex-m4: the planned arena and the caller's I/O buffers in the model's I/O
-  types (report.json), and
-  what ``edgec bench`` measures under qemu-system-arm -icount shift=0 (instructions per
+- edgec for cortex-m4 with the reference kernels (``--kernels ref``): the planned arena
+  and the caller's I/O buffers in the model's I/O types (report.json), and what
+  ``edgec bench`` measures under qemu-system-arm -icount shift=0 (instructions per
   inference of model_invoke, flash bytes of the model and runtime objects, flash of the
   whole ELF, peak stack).
 
@@ -41,7 +41,9 @@ def default_models_dir() -> Path:
 def measure(models: Path, name: str, work: Path) -> dict:
     model = models / "tflite" / f"{name}_int8.tflite"
     project = work / name
-    report = compile_model(model, TARGET, project, None, "model")
+    # The reference kernels: TFLite Micro's Python interpreter runs its reference kernels
+    # too. bench/kernel_speed.py covers the optimized kernels.
+    report = compile_model(model, TARGET, project, None, "model", kernels="ref")
     edgec = bench_project(project)
     return {
         "model": name,

@@ -40,6 +40,22 @@ TFLM_REFERENCE_INSTRUCTIONS = {
     "anomaly_detection": 1_951_760,
 }
 
+# Arena used by TFLite Micro with CMSIS-NN (its scratch buffers included), bytes.
+TFLM_CMSIS_NN_ARENA_BYTES = {
+    "cortex-m4": {
+        "keyword_spotting": 22_944,
+        "visual_wake_words": 165_344,
+        "image_classification": 54_996,
+        "anomaly_detection": 5_616,
+    },
+    "cortex-m55": {
+        "keyword_spotting": 27_472,
+        "visual_wake_words": 165_408,
+        "image_classification": 55_028,
+        "anomaly_detection": 12_304,
+    },
+}
+
 # Flash on cortex-m4: the model array plus TFLite Micro and CMSIS-NN code, bytes.
 TFLM_FLASH_BYTES = {
     "keyword_spotting": 135_657,

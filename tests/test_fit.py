@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-
-from edgec import fit
 from onnx import TensorProto, helper, numpy_helper
 
+from edgec import fit
 from edgec.errors import MemoryPlanError, TargetError
 from edgec.fit import (
     CALL_SITE_BYTES,

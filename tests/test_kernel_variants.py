@@ -90,11 +90,26 @@ def test_no_variant_without_target_isa():
     assert choose_variant(node, graph, ["dsp"]).isa == "dsp"
 
 
+def test_helium_variant_before_dsp_variant():
+    graph = fully_connected_graph(np.ones((4, 16), dtype=np.int8), None, zero_point=0)
+    node = graph.nodes[0]
+
+    assert choose_variant(node, graph, ["dsp", "mve"]).isa == "mve"
+    assert choose_variant(node, graph, ["mve", "dsp"]).isa == "mve"
+
+
 def test_every_variant_has_its_c_source():
     from edgec.resources import runtime_dir
 
     missing = [v.source for v in VARIANTS if not (runtime_dir() / v.source).is_file()]
     assert not missing, f"variants without a C file: {', '.join(missing)}"
+
+
+def test_every_variant_listed_in_docs():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "KERNELS.md").read_text()
+
+    missing = [v.name for v in VARIANTS if f"| `{v.name}` |" not in docs]
+    assert not missing, f"variants missing from the table in docs/KERNELS.md: {missing}"
 
 
 def test_target_rejects_unknown_isa(tmp_path, monkeypatch):

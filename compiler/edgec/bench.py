@@ -179,12 +179,15 @@ def _read_layers(project_dir: Path) -> list[dict]:
 
 
 def format_layers(layers: list[dict]) -> str:
-    """Format ``bench_layers``' result as a table, one row per layer."""
-    lines = [f"  {'#':>3} {'instructions':>12} {'MACs':>10} {'instr/MAC':>9}  kernel  layer"]
+    """Format ``bench_layers``' result as a table, one row per layer: instructions under
+    QEMU -icount, else seconds."""
+    counted = all(layer["instructions"] is not None for layer in layers)
+    unit = "instructions" if counted else "seconds"
+    lines = [f"  {'#':>3} {unit:>12} {'MACs':>10} {'instr/MAC':>9}  kernel  layer"]
     for index, layer in enumerate(layers):
         count = layer["instructions"]
         per_mac = f"{count / layer['macs']:.2f}" if count and layer["macs"] else ""
-        text = f"{count:,}" if count is not None else f"{layer['wall_time_s']:.6f} s"
+        text = f"{count:,}" if count is not None else f"{layer['wall_time_s']:.3g}"
         lines.append(
             f"  {index:>3} {text:>12} {layer['macs']:>10,} {per_mac:>9}  "
             f"{layer['kernel'] or '(view)'}  {layer['name']}"

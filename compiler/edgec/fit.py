@@ -46,8 +46,8 @@ KERNEL_CODE_BYTES = {
     "edgec_conv2d_s8": 1088,  # 1052
     "edgec_conv2d_s8_s4": 1280,  # 1224
     "edgec_conv2d_s16": 1024,  # 960
-    "edgec_depthwise_conv2d_s8": 1024,  # 992
-    "edgec_depthwise_conv2d_s8_s4": 1152,  # 1132
+    "edgec_depthwise_conv2d_s8": 1088,  # 1032
+    "edgec_depthwise_conv2d_s8_s4": 1216,  # 1176
     "edgec_depthwise_conv2d_s16": 1024,  # 996
     "edgec_fully_connected_s8": 704,  # 640
     "edgec_fully_connected_s8_s4": 832,  # 788
@@ -70,7 +70,7 @@ KERNEL_CODE_BYTES.update({
     "edgec_avg_pool2d_s8_dsp": 1536,  # 1492
     "edgec_conv2d_s8_1x1_dsp": 3200,  # 3136
     "edgec_conv2d_s8_dsp": 4352,  # 4292
-    "edgec_depthwise_conv2d_s8_3x3_dsp": 8448,  # 8424
+    "edgec_depthwise_conv2d_s8_3x3_dsp": 8512,  # 8508
     "edgec_depthwise_conv2d_s8_dsp": 2048,  # 1972
     "edgec_fully_connected_s8_dsp": 1728,  # 1696
     "edgec_max_pool2d_s8_dsp": 896,  # 840
@@ -78,7 +78,7 @@ KERNEL_CODE_BYTES.update({
     "edgec_avg_pool2d_s8_mve": 1344,  # 1280
     "edgec_conv2d_s8_1x1_mve": 8384,  # 8368
     "edgec_conv2d_s8_mve": 10560,  # 10536
-    "edgec_depthwise_conv2d_s8_3x3_mve": 8064,  # 8060
+    "edgec_depthwise_conv2d_s8_3x3_mve": 8128,  # 8076
     "edgec_depthwise_conv2d_s8_mve": 6080,  # 6028
     "edgec_fully_connected_s8_mve": 4992,  # 4988
     "edgec_max_pool2d_s8_mve": 640,  # 604

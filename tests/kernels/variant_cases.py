@@ -120,7 +120,7 @@ def single_rounding_case(case: KernelCase) -> KernelCase:
 
 
 def _load_case_modules() -> None:
-    import tests.kernels.variant_cases_dsp  # noqa: F401
+    import tests.kernels.variant_cases_dsp
     import tests.kernels.variant_cases_mve  # noqa: F401
 
 

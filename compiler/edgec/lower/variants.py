@@ -5,7 +5,8 @@ The reference C kernels (runtime_c/kernels/ref) run on every target and are the 
 ("dsp": the Armv7E-M/Armv8-M DSP instructions, "mve": Helium), valid for the nodes its
 predicates accept. Before the memory plan, ``choose_variants`` picks for every node the first
 registered variant whose extension the target lists (``[kernels] isa`` in its TOML) and whose
-predicates all hold; nodes without one call the reference kernel. The choice and the
+predicates all hold (Helium before DSP, see ``ISA_PRIORITY``); nodes without one call the
+reference kernel. The choice and the
 predicates that allowed it are recorded per layer in report.json.
 
 A variant keeps its reference kernel's C signature, with three differences it declares here:
@@ -99,11 +100,20 @@ def register(variant: Variant) -> Variant:
     return variant
 
 
+# Extensions from the most to the least capable: on a target with several, the variants of
+# an earlier one are tried first (Helium before DSP on the Cortex-M55).
+ISA_PRIORITY = ("mve", "dsp")
+
+
 def choose_variant(node: Node, graph: Graph, isas: Sequence[str]) -> Variant | None:
-    """Return the first registered variant for ``node`` on a target with ``isas``."""
-    for variant in VARIANTS:
-        if variant.isa in isas and variant.applies(node, graph):
-            return variant
+    """Return the variant for ``node`` on a target with ``isas``: by ISA_PRIORITY, then in
+    registration order, the first whose predicates all hold."""
+    for isa in ISA_PRIORITY:
+        if isa not in isas:
+            continue
+        for variant in VARIANTS:
+            if variant.isa == isa and variant.applies(node, graph):
+                return variant
     return None
 
 
@@ -206,10 +216,9 @@ FOLDED_INT8 = (int8_activations, int8_filter, filter_symmetric)
 
 
 def _load_extensions() -> None:
-    """Import the modules that register the variants of each extension; Helium first, so
-    that on a target with both extensions its variants win."""
+    """Import the modules that register the variants of each extension."""
+    import edgec.lower.variants_dsp
     import edgec.lower.variants_mve  # noqa: F401
-    import edgec.lower.variants_dsp  # noqa: F401
 
 
 _load_extensions()

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 /* Output pixels computed together: one accumulator each in the inner loop. */
@@ -648,23 +649,8 @@ static inline int dsp_conv_arguments_valid(const edgec_conv_params *params,
     if (scratch == NULL || ((uintptr_t)scratch & 3u) != 0 || params->filter_offset != 0) {
         return 0;
     }
-    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
-        return 0;
-    }
-    if (filter_dims->n < 1 || filter_dims->h < 1 || filter_dims->w < 1 ||
-        filter_dims->c != input_dims->c) {
-        return 0;
-    }
-    if (output_dims->n != input_dims->n || output_dims->h < 0 || output_dims->w < 0 ||
-        output_dims->c != filter_dims->n) {
-        return 0;
-    }
-    if (params->stride_h < 1 || params->stride_w < 1 || params->dilation_h < 1 ||
-        params->dilation_w < 1) {
-        return 0;
-    }
-    return params->activation_min >= -128 && params->activation_min <= params->activation_max &&
-           params->activation_max <= 127;
+    return edgec_conv_dims_valid(params, input_dims, filter_dims, output_dims) &&
+           edgec_activation_range_s8_valid(params->activation_min, params->activation_max);
 }
 
 /* Fills the channel table and returns the layer description; *columns gets the column

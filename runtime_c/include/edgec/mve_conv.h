@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 #include "edgec/mve_copy.h"
 #include "edgec/mve_dot.h"
@@ -54,26 +55,13 @@ static inline int edgec_mve_conv_arguments_valid(const edgec_conv_params *params
                                                  const edgec_dims *output_dims,
                                                  const void *scratch)
 {
-    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
-        return 0;
-    }
-    if (filter_dims->n < 1 || filter_dims->h < 1 || filter_dims->w < 1 ||
-        filter_dims->c != input_dims->c) {
-        return 0;
-    }
-    if (output_dims->n != input_dims->n || output_dims->h < 0 || output_dims->w < 0 ||
-        output_dims->c != filter_dims->n) {
-        return 0;
-    }
-    if (params->stride_h < 1 || params->stride_w < 1 || params->dilation_h < 1 ||
-        params->dilation_w < 1) {
+    if (!edgec_conv_dims_valid(params, input_dims, filter_dims, output_dims)) {
         return 0;
     }
     if (params->filter_offset != 0 || bias == NULL || scratch == NULL) {
         return 0;
     }
-    return params->activation_min >= -128 && params->activation_min <= params->activation_max &&
-           params->activation_max <= 127;
+    return edgec_activation_range_s8_valid(params->activation_min, params->activation_max);
 }
 
 /*

@@ -26,27 +26,13 @@
 
 #include "edgec/dsp.h"
 #include "edgec/dsp_dw_requantize.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels_dsp.h"
 
 /* Minimum element count for which the tables are built. Measured on cortex-m4 (QEMU
  * icount), the 512 table values take about 4,600 instructions and each element then
  * about 11 instead of about 143, so the tables pay off from about 35 elements. */
 #define TABLE_MIN_SIZE 64
-
-/* Returns whether the broadcast shape and strides are non-negative (the reference
- * kernel's check). */
-static int broadcast_valid(const edgec_broadcast *broadcast)
-{
-    int axis;
-
-    for (axis = 0; axis < 4; axis++) {
-        if (broadcast->shape[axis] < 0 || broadcast->input1_strides[axis] < 0 ||
-            broadcast->input2_strides[axis] < 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* Returns whether both inputs are dense tensors of the broadcast shape: the same
  * element order as the output, with no broadcast axis. */
@@ -260,11 +246,10 @@ edgec_status edgec_add_s8_dsp(const edgec_add_params *params, int32_t sign,
     int32_t *table2 = table1 + 256;
     int32_t size;
 
-    if ((sign != 1 && sign != -1) || !broadcast_valid(broadcast) || params->left_shift < 0) {
+    if ((sign != 1 && sign != -1) || !edgec_broadcast_valid(broadcast) || params->left_shift < 0) {
         return EDGEC_ERROR_ARGUMENT;
     }
-    if (params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
+    if (!edgec_activation_range_s8_valid(params->activation_min, params->activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
     size = shape[0] * shape[1] * shape[2] * shape[3];

@@ -29,6 +29,7 @@
 
 #include "edgec/dsp.h"
 #include "edgec/dsp_dw_requantize.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels_dsp.h"
 
 /* Filter words of one group and one tap: (w0, w2) and (w1, w3). */
@@ -46,22 +47,7 @@ static int arguments_valid(const edgec_conv_params *params, const edgec_dims *in
                            const edgec_dims *filter_dims, const edgec_dims *output_dims,
                            const int32_t *bias, const void *scratch)
 {
-    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
-        return 0;
-    }
-    if (params->depth_multiplier < 1 ||
-        filter_dims->c != input_dims->c * params->depth_multiplier) {
-        return 0;
-    }
-    if (filter_dims->n != 1 || filter_dims->h < 1 || filter_dims->w < 1) {
-        return 0;
-    }
-    if (output_dims->n != input_dims->n || output_dims->h < 0 || output_dims->w < 0 ||
-        output_dims->c != filter_dims->c) {
-        return 0;
-    }
-    if (params->stride_h < 1 || params->stride_w < 1 || params->dilation_h < 1 ||
-        params->dilation_w < 1) {
+    if (!edgec_depthwise_dims_valid(params, input_dims, filter_dims, output_dims)) {
         return 0;
     }
     /* Folded input offset: a symmetric filter, and padding reads the int8 zero point. */
@@ -69,8 +55,7 @@ static int arguments_valid(const edgec_conv_params *params, const edgec_dims *in
         params->input_offset > 128 || bias == NULL || scratch == NULL) {
         return 0;
     }
-    return params->activation_min >= -128 && params->activation_min <= params->activation_max &&
-           params->activation_max <= 127;
+    return edgec_activation_range_s8_valid(params->activation_min, params->activation_max);
 }
 
 /*

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "edgec/dsp.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels_dsp.h"
 
 #define FC_BLOCK 4
@@ -167,8 +168,8 @@ static int params_valid(const edgec_fc_params *params, int32_t rows, int32_t inp
                         int32_t output_depth, const int32_t *bias, const void *scratch)
 {
     return rows >= 0 && input_depth >= 1 && output_depth >= 1 && bias != NULL &&
-           scratch != NULL && params->filter_offset == 0 && params->activation_min >= -128 &&
-           params->activation_min <= params->activation_max && params->activation_max <= 127;
+           scratch != NULL && params->filter_offset == 0 &&
+           edgec_activation_range_s8_valid(params->activation_min, params->activation_max);
 }
 
 /* Channels first .. first + count - 1 of one row: accumulators into acc, then requantized

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "edgec/dsp.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels_dsp.h"
 
 /* The pooling window of one output pixel, clipped to the input (possibly empty). */
@@ -31,19 +32,8 @@ typedef struct {
 static int arguments_valid(const edgec_pool_params *params, const edgec_dims *input_dims,
                            const edgec_dims *output_dims)
 {
-    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
-        return 0;
-    }
-    if (output_dims->n != input_dims->n || output_dims->c != input_dims->c ||
-        output_dims->h < 0 || output_dims->w < 0) {
-        return 0;
-    }
-    if (params->filter_h < 1 || params->filter_w < 1 || params->stride_h < 1 ||
-        params->stride_w < 1) {
-        return 0;
-    }
-    return params->activation_min >= -128 && params->activation_min <= params->activation_max &&
-           params->activation_max <= 127;
+    return edgec_pool_dims_valid(params, input_dims, output_dims) &&
+           edgec_activation_range_s8_valid(params->activation_min, params->activation_max);
 }
 
 /* Returns the window of output pixel (out_y, out_x), clipped to the input; rows or

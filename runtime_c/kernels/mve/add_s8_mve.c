@@ -13,6 +13,7 @@
  * Element i of the output is written after element i of both inputs is read, in
  * increasing order, so the output may overlap an input at the same address.
  */
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels_mve.h"
 #include "edgec/mve_requantize.h"
 
@@ -153,8 +154,7 @@ edgec_status edgec_add_s8_mve(const edgec_add_params *params, int32_t sign,
         !contiguous(shape, broadcast->input2_strides)) {
         return EDGEC_ERROR_ARGUMENT;
     }
-    if (params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
+    if (!edgec_activation_range_s8_valid(params->activation_min, params->activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
 

@@ -14,6 +14,7 @@
  */
 #include <stddef.h>
 
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels_mve.h"
 #include "edgec/mve_copy.h"
 #include "edgec/mve_dot.h"
@@ -33,8 +34,7 @@ static int fully_connected_arguments_valid(const edgec_fc_params *params, int32_
     if (params->filter_offset != 0 || bias == NULL || scratch == NULL) {
         return 0;
     }
-    return params->activation_min >= -128 && params->activation_min <= params->activation_max &&
-           params->activation_max <= 127;
+    return edgec_activation_range_s8_valid(params->activation_min, params->activation_max);
 }
 
 EDGEC_MVE_INLINE void multiply_rows(const edgec_per_channel_quant *quant, int32_t rows,

@@ -7,21 +7,8 @@
  * compiler's parameters (left_shift 20, input multipliers below 1/2) they stay below 2^29.
  */
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
-
-/* Returns whether the broadcast shape and strides are non-negative. */
-static int broadcast_valid(const edgec_broadcast *broadcast)
-{
-    int axis;
-
-    for (axis = 0; axis < 4; axis++) {
-        if (broadcast->shape[axis] < 0 || broadcast->input1_strides[axis] < 0 ||
-            broadcast->input2_strides[axis] < 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* Returns one output value of input1 + sign * input2 (sign is 1 or -1). */
 static int8_t add_one(const edgec_add_params *params, int32_t sign, int32_t input1_value,
@@ -56,11 +43,10 @@ edgec_status edgec_add_s8(const edgec_add_params *params, int32_t sign,
     int32_t i2;
     int32_t i3;
 
-    if ((sign != 1 && sign != -1) || !broadcast_valid(broadcast) || params->left_shift < 0) {
+    if ((sign != 1 && sign != -1) || !edgec_broadcast_valid(broadcast) || params->left_shift < 0) {
         return EDGEC_ERROR_ARGUMENT;
     }
-    if (params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
+    if (!edgec_activation_range_s8_valid(params->activation_min, params->activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
 

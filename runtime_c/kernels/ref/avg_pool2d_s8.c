@@ -5,39 +5,17 @@
  * point. The arithmetic is the reference interpreter's average_pool2d
  * (compiler/edgec/reference/int_ops.py), which is TFLite's int8 AveragePool.
  */
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
-/*
- * Returns whether the sizes are consistent and every window contains at least one input
- * element. Windows move monotonically, so checking the first and the last window along
- * each axis is enough.
- */
+/* Returns whether the clamp range is valid, the sizes are consistent and every window
+ * contains at least one input element. */
 static int avg_pool_arguments_valid(const edgec_pool_params *params,
                                     const edgec_dims *input_dims,
                                     const edgec_dims *output_dims)
 {
-    int32_t last_y;
-    int32_t last_x;
-
-    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
-        return 0;
-    }
-    if (output_dims->n != input_dims->n || output_dims->c != input_dims->c ||
-        output_dims->h < 1 || output_dims->w < 1) {
-        return 0;
-    }
-    if (params->filter_h < 1 || params->filter_w < 1 || params->stride_h < 1 ||
-        params->stride_w < 1 || params->pad_top < 0 || params->pad_left < 0) {
-        return 0;
-    }
-    if (params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
-        return 0;
-    }
-    last_y = (output_dims->h - 1) * params->stride_h - params->pad_top;
-    last_x = (output_dims->w - 1) * params->stride_w - params->pad_left;
-    return params->pad_top < params->filter_h && params->pad_left < params->filter_w &&
-           last_y < input_dims->h && last_x < input_dims->w;
+    return edgec_activation_range_s8_valid(params->activation_min, params->activation_max) &&
+           edgec_avg_pool_dims_valid(params, input_dims, output_dims);
 }
 
 edgec_status edgec_avg_pool2d_s8(const edgec_pool_params *params,

@@ -3,6 +3,7 @@
  * (a standalone Relu, Relu6 or Clip whose input and output share quantization).
  */
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 edgec_status edgec_clip_s8(int32_t activation_min, int32_t activation_max, int32_t size,
@@ -10,8 +11,7 @@ edgec_status edgec_clip_s8(int32_t activation_min, int32_t activation_max, int32
 {
     int32_t i;
 
-    if (size < 0 || activation_min < -128 || activation_min > activation_max ||
-        activation_max > 127) {
+    if (size < 0 || !edgec_activation_range_s8_valid(activation_min, activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
     /* Element i is read before it is written, so input == output works. */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 /* Returns whether the sizes, strides, offsets, shifts and clamp range are valid. */
@@ -18,19 +19,7 @@ static int conv2d_s16_arguments_valid(const edgec_conv_params *params,
 {
     int32_t channel;
 
-    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
-        return 0;
-    }
-    if (filter_dims->n < 1 || filter_dims->h < 1 || filter_dims->w < 1 ||
-        filter_dims->c != input_dims->c) {
-        return 0;
-    }
-    if (output_dims->n != input_dims->n || output_dims->h < 0 || output_dims->w < 0 ||
-        output_dims->c != filter_dims->n) {
-        return 0;
-    }
-    if (params->stride_h < 1 || params->stride_w < 1 || params->dilation_h < 1 ||
-        params->dilation_w < 1) {
+    if (!edgec_conv_dims_valid(params, input_dims, filter_dims, output_dims)) {
         return 0;
     }
     if (params->input_offset != 0 || params->filter_offset != 0 || params->output_offset != 0) {
@@ -42,9 +31,8 @@ static int conv2d_s16_arguments_valid(const edgec_conv_params *params,
             return 0;
         }
     }
-    return params->activation_min >= -32768 &&
-           params->activation_min <= params->activation_max &&
-           params->activation_max <= 32767;
+    return edgec_activation_range_valid(params->activation_min, params->activation_max, -32768,
+                                        32767);
 }
 
 /*

@@ -10,6 +10,7 @@
 
 #include "edgec/fixed_point.h"
 #include "edgec/int4.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 /* Returns whether the sizes, strides, multiplier, groups and clamp range are consistent. */
@@ -19,29 +20,14 @@ static int depthwise_s4_arguments_valid(const edgec_conv_params *params,
                                         const uint8_t *group_multipliers,
                                         const edgec_dims *output_dims)
 {
-    if (input_dims->n < 0 || input_dims->h < 1 || input_dims->w < 1 || input_dims->c < 1) {
-        return 0;
-    }
-    if (params->depth_multiplier < 1 ||
-        filter_dims->c != input_dims->c * params->depth_multiplier) {
-        return 0;
-    }
-    if (filter_dims->n != 1 || filter_dims->h < 1 || filter_dims->w < 1) {
-        return 0;
-    }
-    if (output_dims->n != input_dims->n || output_dims->h < 0 || output_dims->w < 0 ||
-        output_dims->c != filter_dims->c) {
-        return 0;
-    }
-    if (params->stride_h < 1 || params->stride_w < 1 || params->dilation_h < 1 ||
-        params->dilation_w < 1 || params->filter_offset != 0) {
+    if (!edgec_depthwise_dims_valid(params, input_dims, filter_dims, output_dims) ||
+        params->filter_offset != 0) {
         return 0;
     }
     if (group_multipliers != NULL && group_size < 1) {
         return 0;
     }
-    return params->activation_min >= -128 && params->activation_min <= params->activation_max &&
-           params->activation_max <= 127;
+    return edgec_activation_range_s8_valid(params->activation_min, params->activation_max);
 }
 
 /*

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 /* Returns whether the sizes, offsets, shifts and clamp range are valid. */
@@ -30,9 +31,8 @@ static int fully_connected_s16_arguments_valid(const edgec_fc_params *params,
             return 0;
         }
     }
-    return params->activation_min >= -32768 &&
-           params->activation_min <= params->activation_max &&
-           params->activation_max <= 32767;
+    return edgec_activation_range_valid(params->activation_min, params->activation_max, -32768,
+                                        32767);
 }
 
 edgec_status edgec_fully_connected_s16(const edgec_fc_params *params,

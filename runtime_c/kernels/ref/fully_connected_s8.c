@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 edgec_status edgec_fully_connected_s8(const edgec_fc_params *params,
@@ -21,8 +22,7 @@ edgec_status edgec_fully_connected_s8(const edgec_fc_params *params,
     if (rows < 0 || input_depth < 1 || output_depth < 1) {
         return EDGEC_ERROR_ARGUMENT;
     }
-    if (params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
+    if (!edgec_activation_range_s8_valid(params->activation_min, params->activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
 

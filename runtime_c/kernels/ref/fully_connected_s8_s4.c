@@ -8,6 +8,7 @@
 
 #include "edgec/fixed_point.h"
 #include "edgec/int4.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 /*
@@ -60,8 +61,7 @@ edgec_status edgec_fully_connected_s8_s4(const edgec_fc_params *params,
     if (group_multipliers != NULL && group_size < 1) {
         return EDGEC_ERROR_ARGUMENT;
     }
-    if (params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
+    if (!edgec_activation_range_s8_valid(params->activation_min, params->activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
     row_bytes = (input_depth + 1) / 2;

@@ -5,21 +5,8 @@
  * int8 Mul.
  */
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
-
-/* Returns whether the broadcast shape and strides are non-negative. */
-static int broadcast_valid(const edgec_broadcast *broadcast)
-{
-    int axis;
-
-    for (axis = 0; axis < 4; axis++) {
-        if (broadcast->shape[axis] < 0 || broadcast->input1_strides[axis] < 0 ||
-            broadcast->input2_strides[axis] < 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 edgec_status edgec_mul_s8(const edgec_mul_params *params, const edgec_broadcast *broadcast,
                           const int8_t *input1, const int8_t *input2, int8_t *output)
@@ -32,11 +19,10 @@ edgec_status edgec_mul_s8(const edgec_mul_params *params, const edgec_broadcast 
     int32_t i2;
     int32_t i3;
 
-    if (!broadcast_valid(broadcast)) {
+    if (!edgec_broadcast_valid(broadcast)) {
         return EDGEC_ERROR_ARGUMENT;
     }
-    if (params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
+    if (!edgec_activation_range_s8_valid(params->activation_min, params->activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
 

@@ -4,6 +4,7 @@
  * (compiler/edgec/reference/int_ops.py), which is TFLite's Requantize with an int16 input.
  */
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 edgec_status edgec_requantize_s16_s8(const edgec_requantize_params *params, int32_t size,
@@ -12,8 +13,7 @@ edgec_status edgec_requantize_s16_s8(const edgec_requantize_params *params, int3
     int32_t i;
 
     if (size < 0 || params->input_offset < -32768 || params->input_offset > 32768 ||
-        params->activation_min < -128 || params->activation_min > params->activation_max ||
-        params->activation_max > 127) {
+        !edgec_activation_range_s8_valid(params->activation_min, params->activation_max)) {
         return EDGEC_ERROR_ARGUMENT;
     }
 

@@ -4,6 +4,7 @@
  * (compiler/edgec/reference/int_ops.py), which is TFLite's Requantize with an int16 output.
  */
 #include "edgec/fixed_point.h"
+#include "edgec/kernel_checks.h"
 #include "edgec/kernels.h"
 
 edgec_status edgec_requantize_s8_s16(const edgec_requantize_params *params, int32_t size,
@@ -12,8 +13,8 @@ edgec_status edgec_requantize_s8_s16(const edgec_requantize_params *params, int3
     int32_t i;
 
     if (size < 0 || params->input_offset < -32768 || params->input_offset > 32768 ||
-        params->activation_min < -32768 || params->activation_min > params->activation_max ||
-        params->activation_max > 32767) {
+        !edgec_activation_range_valid(params->activation_min, params->activation_max, -32768,
+                                      32767)) {
         return EDGEC_ERROR_ARGUMENT;
     }
 
