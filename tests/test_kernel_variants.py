@@ -19,7 +19,7 @@ import pytest
 from edgec.bench import bench_layers, bench_project
 from edgec.errors import TargetError
 from edgec.ir import Graph, Node, Quant, Tensor
-from edgec.lower.variants import VARIANTS, choose_variant, folded_bias
+from edgec.lower.variants import VARIANTS, choose_variant, folded_bias, rejection_reasons
 from edgec.pipeline import compile_model
 from edgec.targets import load_target
 
@@ -90,6 +90,20 @@ def test_no_variant_without_target_isa():
     assert choose_variant(node, graph, ["dsp"]).isa == "dsp"
 
 
+def test_rejection_names_failed_predicate():
+    graph = fully_connected_graph(np.ones((4, 16), dtype=np.int8), None, zero_point=0)
+    node = graph.nodes[0]
+    graph.tensors["w"].quant.zero_point[:] = 3  # a filter zero point: no folding
+
+    reasons = rejection_reasons(node, graph, ["dsp", "mve"])
+
+    assert reasons == [
+        "fully_connected_s8_mve: filter_symmetric",
+        "fully_connected_s8_dsp: filter_symmetric",
+    ]
+    assert choose_variant(node, graph, ["dsp", "mve"]) is None
+
+
 def test_helium_variant_before_dsp_variant():
     graph = fully_connected_graph(np.ones((4, 16), dtype=np.int8), None, zero_point=0)
     node = graph.nodes[0]
@@ -129,6 +143,7 @@ def test_report_records_variant_and_predicates(ad_projects):
     assert len(fc) == 10
     assert {layer["kernel"] for layer in fc} == {"edgec_fully_connected_s8_dsp"}
     assert all("filter_symmetric" in layer["variant_predicates"] for layer in fc)
+    assert all(layer["variant_rejected"] == [] for layer in fc)
     assert all(layer["variant"] == "" for layer in report_layers(ad_projects["ref"]))
 
 

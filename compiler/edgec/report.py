@@ -135,6 +135,8 @@ def _layer_json(index, call, node, graph: Graph, plan, entries) -> dict:
         # the predicates that allowed it.
         "variant": call.variant,
         "variant_predicates": list(call.reason),
+        # For a reference kernel: why each variant of the op on the target did not apply.
+        "variant_rejected": list(call.rejected),
         "macs": call.macs,
         "weight_bytes": sum(
             fit.constant_bytes(tensors[n]) for n in inputs if tensors[n].is_constant

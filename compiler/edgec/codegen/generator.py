@@ -108,6 +108,7 @@ def build_model_code(
     for name, offset in plan.offsets.items():
         buffers[name] = f"({prefix}_arena + {offset})"
     ctx = LoweringContext(graph, prefix, buffers)
+    ctx.isas = tuple(isas)
     calls = []
     for index, node in enumerate(boundary.core_nodes):
         ctx.index = index

@@ -27,7 +27,7 @@ from edgec.errors import UnsupportedAttributeError, UnsupportedOperatorError
 from edgec.ir import Graph, Node
 from edgec.ir.ops import FILTER_CHANNEL_AXIS
 from edgec.lower.params import kernel_params
-from edgec.lower.variants import Variant, folded_bias
+from edgec.lower.variants import Variant, folded_bias, rejection_reasons
 from edgec.quantize.params import pack_int4
 
 CTYPES = {
@@ -85,6 +85,9 @@ class KernelCall:
     # that allowed it (edgec.lower.variants).
     variant: str = ""
     reason: tuple[str, ...] = ()
+    # For a reference call: each variant of the op on the target, with the first of its
+    # predicates that does not hold.
+    rejected: tuple[str, ...] = ()
 
 
 class LoweringContext:
@@ -96,6 +99,7 @@ class LoweringContext:
         self.buffers = buffers  # tensor name -> C pointer expression (int8_t *)
         self.arrays: dict[str, CArray] = {}
         self.scratch: dict[str, str] = {}  # node name -> C pointer expression of its scratch
+        self.isas: tuple[str, ...] = ()  # the extensions the kernel variants may use
         self._constant_symbols: dict[str, str] = {}
         self.index = 0
 
@@ -196,6 +200,8 @@ def lower_node(
         call.source = f"kernels/ref/{call.function.removeprefix('edgec_')}.c"
     if variant is not None:
         _apply_variant(call, variant, node, graph, ctx)
+    elif call.function.startswith("edgec_"):
+        call.rejected = tuple(rejection_reasons(node, graph, ctx.isas))
     return call
 
 

@@ -117,6 +117,22 @@ def choose_variant(node: Node, graph: Graph, isas: Sequence[str]) -> Variant | N
     return None
 
 
+def rejection_reasons(node: Node, graph: Graph, isas: Sequence[str]) -> list[str]:
+    """Return, for each variant of ``node``'s op on a target with ``isas``, the first of its
+    predicates that does not hold ("variant: predicate"), in the order they are tried."""
+    reasons = []
+    for isa in ISA_PRIORITY:
+        if isa not in isas:
+            continue
+        for variant in VARIANTS:
+            if variant.isa != isa or node.op not in variant.ops:
+                continue
+            failed = next((p for p in variant.predicates if not p(node, graph)), None)
+            if failed is not None:
+                reasons.append(f"{variant.name}: {failed.name}")
+    return reasons
+
+
 def choose_variants(nodes: list[Node], graph: Graph, isas: Sequence[str]) -> dict[str, Variant]:
     """Map each node name that has an applicable variant to it."""
     chosen = {}
