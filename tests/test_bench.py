@@ -301,10 +301,6 @@ def test_bench_json_on_other_cortex_m_kws(models, tmp_path, target_name):
     # The compile report's estimates must not promise less than the measured figures.
     assert totals["stack_bytes_estimate"] >= figures["stack_bytes"]
     assert totals["ram_bytes_estimate"] >= figures["ram_bytes"]
-    if target_name == "cortex-m0plus" and totals["flash_bytes_estimate"] < figures["flash_bytes"]:
-        # NOTE: the kernel code sizes behind the estimate were measured for Cortex-M4, and
-        # Armv6-M code is larger (about 2% on this model).
-        pytest.xfail("the flash estimate uses Cortex-M4 code sizes, below Armv6-M's")
     assert totals["flash_bytes_estimate"] >= figures["flash_bytes"]
 
 

@@ -208,9 +208,11 @@ def cmd_inspect(args) -> int:
 def cmd_targets(args) -> int:
     from edgec.targets import list_targets
 
-    for target in list_targets():
+    targets = list_targets()
+    width = max(len(target.name) for target in targets)
+    for target in targets:
         board = f" [{target.board}]" if target.board else ""
-        print(f"{target.name:12} {target.description}{board}")
+        print(f"{target.name:{width}} {target.description}{board}")
     return 0
 
 

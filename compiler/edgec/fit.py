@@ -15,8 +15,10 @@ Limits come from the target's ``[board]`` table, and ``--flash`` / ``--ram`` ove
 limit that is not set is not checked, so a target without a board is checked only against
 the options given.
 
-NOTE: the tables are Cortex-M4 (Thumb-2) sizes. The 64-bit host and cortex-a53 builds have
-larger code, so their code estimate is low; only their pointer sizes are taken into account.
+NOTE: the tables are Cortex-M4 (Thumb-2) sizes. A target file scales them by
+``[compiler] code_size_factor`` (1.4 for Armv6-M on cortex-m0plus). The 64-bit host and
+cortex-a53 builds have larger code and set no factor, so their code estimate is low; only
+their pointer sizes are taken into account.
 
 Adding a kernel: compile it as described above ``KERNEL_CODE_BYTES``, and add a row to that
 table and to ``CALL_SITE_BYTES``. tests/test_fit.py checks that every kernel in
@@ -307,22 +309,26 @@ def constant_bytes(tensor) -> int:
     return channels * ((reduction + 1) // 2) + multipliers
 
 
-def code_estimate(code) -> dict:
+def code_estimate(code, target: Target | None = None) -> dict:
     """Estimate the code bytes of one model from the tables above and return the parts.
 
     Keys: ``kernels`` (function -> bytes, each kernel once), ``call_sites``, ``invoke``,
-    ``io_helpers`` and ``total``.
+    ``io_helpers`` and ``total``. Kernel and call-site sizes are scaled by the target's
+    ``code_size_factor`` (Armv6-M code is larger than the Cortex-M4 code of the tables).
     """
+    factor = target.code_size_factor if target is not None else 1.0
     kernels = {
-        call.function: KERNEL_CODE_BYTES.get(call.function, DEFAULT_KERNEL_CODE_BYTES)
+        call.function: math.ceil(
+            factor * KERNEL_CODE_BYTES.get(call.function, DEFAULT_KERNEL_CODE_BYTES)
+        )
         for call in code.calls
         if call.function.startswith("edgec_")
     }
     if code.has_float_io:
-        kernels["edgec_io_float"] = IO_FLOAT_CODE_BYTES
-    call_sites = sum(
+        kernels["edgec_io_float"] = math.ceil(factor * IO_FLOAT_CODE_BYTES)
+    call_sites = math.ceil(factor * sum(
         CALL_SITE_BYTES.get(call.function, DEFAULT_CALL_SITE_BYTES) for call in code.calls
-    )
+    ))
     ports = len(code.boundary.inputs) + len(code.boundary.outputs)
     io_helpers = IO_HELPER_BASE_BYTES + IO_HELPER_PORT_BYTES * ports
     parts = {

@@ -114,7 +114,7 @@ def build_report(
         "totals": totals,
         "estimates": {
             "note": ESTIMATE_NOTE,
-            "code_bytes": fit.code_estimate(code),
+            "code_bytes": fit.code_estimate(code, target),
             "stack_bytes": fit.stack_estimate(code, target),
         },
         "board": _board_json(limits, totals),
@@ -161,7 +161,7 @@ def _layer_name(layers: list[dict], index: int) -> str:
 def _totals(code, target: Target, layers: list[dict]) -> dict:
     weights = fit.weight_bytes(code)
     params = fit.param_bytes(code, target)
-    code_bytes = fit.code_estimate(code)["total"]
+    code_bytes = fit.code_estimate(code, target)["total"]
     stack = fit.stack_estimate(code, target)["total"]
     io_bytes = _io_bytes(code)
     peak = None

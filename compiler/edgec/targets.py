@@ -12,7 +12,7 @@ rejects unknown keys and wrong types, so a typo in a target file is an error, no
 TOML layout (see targets/cortex-m4.toml for a full example)::
 
     name, description, kind          top level
-    [compiler]  command, package, cflags, ldflags, files
+    [compiler]  command, package, cflags, ldflags, files, code_size_factor
     [platform]  sources, linker_script, bench_sources
     [emulator]  command, package, cpu_clock_hz
     [board]     name, flash_bytes, ram_bytes
@@ -69,6 +69,9 @@ class Target:
     ram_bytes: int | None = None
     # Instruction set extensions the optimized kernel variants may use (edgec.lower.variants).
     kernel_isas: list[str] = field(default_factory=list)
+    # Ratio of this target's kernel code size to Cortex-M4's, for the code estimate of
+    # edgec.fit, whose tables are Cortex-M4 sizes.
+    code_size_factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ _SCHEMA = (
     _Key("compiler", "cflags", "cflags", list, required=True),
     _Key("compiler", "ldflags", "ldflags", list),
     _Key("compiler", "files", "compiler_files", dict),
+    _Key("compiler", "code_size_factor", "code_size_factor", float),
     _Key("platform", "sources", "platform_sources", list),
     _Key("platform", "linker_script", "linker_script", str),
     _Key("platform", "bench_sources", "bench_sources", list),
