@@ -5,9 +5,10 @@ The reference C kernels (runtime_c/kernels/ref) run on every target and are the 
 ("dsp": the Armv7E-M/Armv8-M DSP instructions, "mve": Helium), valid for the nodes its
 predicates accept. Before the memory plan, ``choose_variants`` picks for every node the first
 registered variant whose extension the target lists (``[kernels] isa`` in its TOML) and whose
-predicates all hold (Helium before DSP, see ``ISA_PRIORITY``); nodes without one call the
-reference kernel. The choice and the
-predicates that allowed it are recorded per layer in report.json.
+predicates all hold. Helium variants are tried before DSP ones (``ISA_PRIORITY``), and nodes
+without a variant call the reference kernel. report.json records the choice per layer, with
+the predicates that allowed it or, for a reference call, the first predicate each variant
+failed.
 
 A variant keeps its reference kernel's C signature, with three differences it declares here:
 

@@ -32,14 +32,14 @@ FC_CHUNK = 64
 
 
 def _padded_depth(depth: int) -> int:
-    """The depth rounded up to a multiple of 16: the kernel's loop takes 16 values a turn."""
+    """Round the depth up to a multiple of 16: the kernel's loop takes 16 values a turn."""
     return -(-depth // 16) * 16
 
 
 def arrange_fully_connected_filter(node: Node, graph: Graph) -> np.ndarray:
-    """The filter of fully_connected_s8_dsp: depth padded to a multiple of 16 with zeros, then
-    per block of FC_BLOCK channels, per group of 4 depth values, the 4 weights of each
-    channel of the block."""
+    """Arrange the filter for fully_connected_s8_dsp: depth padded to a multiple of 16 with
+    zeros, then per block of FC_BLOCK channels, per group of 4 depth values, the 4 weights
+    of each channel of the block."""
     weights = graph.tensors[node.inputs[1]].data
     channels, depth = weights.shape
     padded = np.zeros((channels, _padded_depth(depth)), dtype=np.int8)
@@ -52,8 +52,8 @@ def arrange_fully_connected_filter(node: Node, graph: Graph) -> np.ndarray:
 
 
 def fully_connected_scratch(node: Node, graph: Graph) -> int:
-    """One input row widened to int16 (2 bytes per padded depth value), then the int32
-    accumulators of up to FC_CHUNK output channels."""
+    """Return the scratch bytes: one input row widened to int16 (2 bytes per padded depth
+    value), then the int32 accumulators of up to FC_CHUNK output channels."""
     channels, depth = graph.tensors[node.inputs[1]].shape
     return 2 * _padded_depth(depth) + 4 * min(channels, FC_CHUNK)
 
