@@ -103,7 +103,7 @@ def compile_model(
 
 
 def kernel_isas(target: Target, kernels: str) -> list[str]:
-    """The instruction set extensions the kernels may use in mode ``kernels``."""
+    """Return the instruction set extensions the kernels may use in mode ``kernels``."""
     if kernels not in KERNEL_MODES:
         raise EdgecError(
             f"--kernels {kernels}: unknown mode; choose one of {', '.join(KERNEL_MODES)}"

@@ -24,7 +24,7 @@ from tests.kernels.variant_cases import (
     single_rounding_case,
 )
 
-# Fewest cases a variant's program must have, so that no variant is tested on a handful.
+# Minimum number of cases in a variant's program, so that no variant is tested on a handful.
 MIN_CASES = 10
 
 TARGET_PARAMS = [

@@ -1,9 +1,9 @@
 """Cases of the optimized kernel variants (edgec.lower.variants), one program per variant.
 
 A variant case is a reference case (``tests.kernels.cases``) whose node the variant accepts,
-turned into a call of the variant: its C function, the filter in the variant's layout
-(``Variant.arrange_filter``), the folded bias (``folded_bias``) and a scratch buffer of
-``Variant.scratch`` bytes. The expected output stays the reference interpreter's, so every
+turned into a call of the variant. The call takes the variant's C function, the filter in
+the variant's layout (``Variant.arrange_filter``), the folded bias (``folded_bias``) and a
+scratch buffer of ``Variant.scratch`` bytes. The expected output stays the reference interpreter's, so every
 variant must match the interpreter bit for bit.
 
 Besides the reference cases that apply, each variant has cases of its own shape space,

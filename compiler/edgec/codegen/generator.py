@@ -132,8 +132,9 @@ def build_model_code(
 
 
 def _referenced_arrays(arrays: dict, calls: list[KernelCall], copies: list) -> list:
-    """The arrays some call or output copy still names: a kernel variant replaces the
-    reference filter and bias by its own arrays, and the replaced ones are not emitted."""
+    """Return the arrays that some call or output copy still names. A kernel variant
+    replaces the reference filter and bias by its own arrays, and the replaced ones are not
+    emitted."""
     words = set()
     for _, source, _ in copies:
         words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source))
@@ -177,8 +178,8 @@ def _plan_arena(
 ) -> MemoryPlan:
     """Choose the execution order and the arena plan (sets ``boundary.core_nodes``).
 
-    A node whose chosen variant needs scratch gets it planned for its step; a variant that
-    is not ``in_place`` keeps its output apart from its input.
+    A node whose chosen variant needs scratch gets it planned for its step. The output of a
+    variant that is not ``in_place`` gets bytes apart from its input.
     """
     nodes = boundary.core_nodes
     planned = {

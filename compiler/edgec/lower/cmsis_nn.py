@@ -299,9 +299,9 @@ def requantized_bound(bound: int, multiplier: int, shift: int, rounding: str) ->
 
 @predicate
 def requantization_exact(node: Node, graph: Graph) -> bool:
-    """Every channel's shift is in [-31, 30] and no int32 step of CMSIS-NN's arithmetic can
-    overflow: accumulator and bias, left-shifted accumulator, requantized value plus the
-    output offset."""
+    """Return whether every channel's shift is in [-31, 30] and no int32 step of CMSIS-NN's
+    arithmetic can overflow. The steps are the accumulator plus bias, the left-shifted
+    accumulator, and the requantized value plus the output offset."""
     params = kernel_params(node, graph)
     limit = INT32_MAX - abs(int(params["output_offset"]))
     for bound, multiplier, shift in zip(
@@ -357,8 +357,9 @@ def _window_geometry(node: Node, graph: Graph) -> list[tuple[int, int, int, int,
 
 @predicate
 def every_window_overlaps_input(node: Node, graph: Graph) -> bool:
-    """The first and the last window of each axis contain an input element, so CMSIS-NN's
-    kernels (which take only the top/left padding) compute the same windows."""
+    """Return whether the first and the last window of each axis contain an input element.
+    CMSIS-NN's kernels take only the top and left padding, and then compute the same
+    windows."""
     return all(
         before < extent and (out - 1) * stride - before < size
         for size, out, stride, before, extent in _window_geometry(node, graph)
@@ -377,7 +378,7 @@ def dims_within_uint16(node: Node, graph: Graph) -> bool:
 
 @predicate
 def per_tensor_requantization(node: Node, graph: Graph) -> bool:
-    """All output channels share one multiplier and shift."""
+    """Return whether all output channels share one multiplier and shift."""
     params = kernel_params(node, graph)
     return len(set(params.multipliers.tolist())) == 1 and len(set(params.shifts.tolist())) == 1
 

@@ -14,7 +14,7 @@ A variant keeps its reference kernel's C signature, with three differences it de
 
 - ``arrange_filter``: the filter array is the variant's own layout (an int8 array computed
   at compile time), not the reference layout.
-- ``folds_input_offset``: the bias array holds ``bias[c] + input_offset * sum(filter[c])``
+- ``folds_input_offset``: the bias array contains ``bias[c] + input_offset * sum(filter[c])``
   (int32, wrapped modulo 2**32), so the kernel sums ``input * filter`` only. Padded taps must
   then read the input zero point (``-input_offset``), which contributes ``-input_offset *
   filter`` and cancels the folded term, so the result equals the reference modulo 2**32.
@@ -171,21 +171,21 @@ def _dtype(graph: Graph, name: str) -> str:
 
 @predicate
 def int8_activations(node: Node, graph: Graph) -> bool:
-    """Every non-constant input and the output are int8."""
+    """Return whether every non-constant input and the output are int8."""
     names = [n for n in node.inputs if n and not graph.tensors[n].is_constant]
     return all(_dtype(graph, n) == "int8" for n in names + list(node.outputs))
 
 
 @predicate
 def int8_filter(node: Node, graph: Graph) -> bool:
-    """The filter is int8 (not int4) with one scale per channel or per tensor."""
+    """Return whether the filter is int8 (not int4), with one scale per channel or tensor."""
     filt = graph.tensors[node.inputs[1]]
     return filt.dtype == "int8" and not filt.quant.per_group
 
 
 @predicate
 def filter_symmetric(node: Node, graph: Graph) -> bool:
-    """The filter zero point is 0, so the input offset folds into the bias."""
+    """Return whether the filter zero point is 0, so the input offset folds into the bias."""
     return kernel_params(node, graph)["filter_offset"] == 0
 
 

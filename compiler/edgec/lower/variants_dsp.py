@@ -220,7 +220,8 @@ ADD_TABLE_BYTES = 2 * 256 * 4
 
 
 def add_scratch(node: Node, graph: Graph) -> int:
-    """The two input tables of add_s8_dsp, for outputs large enough to use them."""
+    """Return the bytes of add_s8_dsp's two input tables, for outputs large enough to use
+    them (0 otherwise)."""
     return ADD_TABLE_BYTES if graph.tensors[node.outputs[0]].size >= ADD_TABLE_MIN_SIZE else 0
 
 

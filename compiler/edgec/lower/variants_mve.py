@@ -112,10 +112,10 @@ def fully_connected_scratch(node: Node, graph: Graph) -> int:
 
 # --- 3x3 depthwise: gathered patches (depthwise_conv2d_s8_3x3_mve.c) ----------------------
 
-# Rows of a patch, output rows and columns of one step, the most output rows of a band,
-# and the largest offsets of a gather (8 bits) and of the transposition's scatter
-# of 8 channels (16 bits), as PATCH_ROWS, STEP_ROWS, STEP_COLUMNS, BAND_OUTPUT_ROWS,
-# MAX_GATHER_OFFSET and MAX_SCATTER_OFFSET in the C file.
+# The constants PATCH_ROWS, STEP_ROWS, STEP_COLUMNS, BAND_OUTPUT_ROWS, MAX_GATHER_OFFSET
+# and MAX_SCATTER_OFFSET of the C file: the rows of a patch, the output rows and columns
+# of one step, and the maximum output rows of a band. The last two are the largest offsets
+# of a gather (8 bits) and of the transposition's scatter of 8 channels (16 bits).
 DEPTHWISE_PATCH_ROWS = 3
 DEPTHWISE_STEP_ROWS = 2
 DEPTHWISE_STEP_COLUMNS = 2

@@ -5,9 +5,9 @@
  * VMLADAVA sums 16 int8 products into one int32 accumulator. A block keeps eight
  * accumulators (two pixels x four output channels, or one vector x eight channels), so
  * every 16-byte load feeds several VMLADAVA. The compiler arranges the weights in the
- * order the loops read them (compiler/edgec/lower/variants_mve.py): the blocks of channels
- * come one after the other, and inside a block come, for each 16-byte step of the
- * reduction, the 16 weights of each channel in turn. Sums wrap modulo 2^32 like the
+ * order the loops read them (compiler/edgec/lower/variants_mve.py). The blocks of channels
+ * come one after the other. Inside a block, each 16-byte step of the reduction holds the
+ * 16 weights of each channel in turn. Sums wrap modulo 2^32 like the
  * reference kernels' int32 accumulators.
  *
  * The loops are inline assembly because VMLADAVA accumulates only in even registers: with

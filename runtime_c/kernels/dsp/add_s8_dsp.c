@@ -5,10 +5,10 @@
  * two summed, then rescaled to the output scale.
  *
  * The rescaled input depends only on the int8 value. So for tensors of at least
- * TABLE_MIN_SIZE elements the kernel first tabulates both inputs, 2 x 256 int32 in the
- * scratch buffer the compiler plans for the call (2 KB), with the sign of a
- * subtraction folded into the second table. Per element that
- * leaves 2 LDRB, 2 table loads, one ADD and the output requantization.
+ * TABLE_MIN_SIZE elements the kernel first tabulates both inputs as 2 x 256 int32 (2 KB)
+ * in the scratch buffer the compiler plans for the call. The sign of a subtraction is
+ * folded into the second table. Per element that leaves 2 LDRB, 2 table loads, one ADD
+ * and the output requantization.
  *
  * The fast form applies when the output multiplier, shift and offset fit
  * dsp_dw_requantize.h and both inputs fit fast_table_fits (the compiler's parameters do:

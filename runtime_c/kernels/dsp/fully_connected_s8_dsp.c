@@ -4,9 +4,9 @@
  *
  * Layouts (edgec.lower.variants_dsp.arrange_fully_connected_filter):
  *   - the reduction depth K is padded with zero weights to K16, a multiple of 16;
- *   - output channels go in blocks of FC_BLOCK (the last block may be smaller); a block of
- *     n channels stores, for each group of 4 reduction values q, the 4 weights of each of
- *     its n channels: filter word (block, q, j) holds w[c_j][4q .. 4q + 3];
+ *   - output channels go in blocks of FC_BLOCK, and the last block may be smaller. For
+ *     each group of 4 reduction values q, a block of n channels stores the 4 weights of
+ *     each of its channels, so filter word (block, q, j) contains w[c_j][4q .. 4q + 3];
  *   - bias is folded: bias[c] + input_offset * sum(w[c]), so the loop sums input * weight.
  *
  * Each input row is first widened into scratch (2 * K16 bytes): for each group of 4 values

@@ -3,9 +3,9 @@
  * dilation, any stride and padding, int8 activations and weights, per-channel
  * requantization and the input offset folded into the bias (kernels_mve.h).
  *
- * One VLDRB gather loads a patch of up to 16 input bytes of one channel, and each VMLADAV
- * multiplies it with a 16-byte weight vector that contains the 3x3 kernel at the place of
- * one output window inside the patch (zero elsewhere), giving that output's sum:
+ * One VLDRB gather loads a patch of up to 16 input bytes of one channel. Each 16-byte
+ * weight vector contains the 3x3 kernel at the place of one output window inside the
+ * patch (zero elsewhere), so one VMLADAV of patch and vector gives that output's sum:
  *   stride_w 1 or 2: a 3 x (stride_w + 3) patch, two windows side by side;
  *   stride_w 3 or more: a 3x3 patch, one window.
  * (A 4x4 patch with 2 x 2 windows at stride 1 needs four weight vectors live, and the
