@@ -60,6 +60,7 @@ from tests.kernels.random_cases import (
     random_requantize_cases,
     random_softmax_cases,
 )
+from tests.kernels.transformer_cases import TRANSFORMER_PROGRAMS
 
 EDGEC_ERROR_ARGUMENT = 1
 
@@ -1244,5 +1245,6 @@ PROGRAMS = {
         Program("io_float", ("io_float.c",), io_float_cases),
         Program("fixed_point", (), fixed_point_cases),
         Program("fixed_point_int64", (), fixed_point_int64_cases),
+        *(Program(*entry) for entry in TRANSFORMER_PROGRAMS),
     ]
 }

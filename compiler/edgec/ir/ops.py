@@ -55,11 +55,35 @@ OPS: dict[str, OpSpec] = {
     "sub": OpSpec(("input1", "input2"), ("activation",), "numpy broadcasting"),
     "mul": OpSpec(("input1", "input2"), ("activation",), "numpy broadcasting"),
     "clip": OpSpec(("input",), ("activation",), "standalone clamp to the activation range"),
-    "softmax": OpSpec(("input",), ("beta",), "softmax over the last axis"),
+    "softmax": OpSpec(
+        ("input", "mask"), ("beta",),
+        "softmax over the last axis; the optional mask (int32, one value per element of the "
+        "last axis) excludes the positions where it is 0",
+    ),
     "reshape": OpSpec(("input",), (), "new shape is the output tensor's shape"),
     "transpose": OpSpec(("input",), ("perm",)),
     "concat": OpSpec(("inputs*",), ("axis",), "variadic: all inputs are concatenated"),
     "pad": OpSpec(("input",), ("pads",), "pads: ((before, after), ...) per dim; pads with 0.0"),
+    # Transformer ops (MiniLM/BERT encoders).
+    "batch_matmul": OpSpec(
+        ("input1", "input2"), ("alpha",),
+        "alpha * input1 @ input2 over the last two axes; equal leading (batch) dims",
+    ),
+    "gather": OpSpec(
+        ("table", "indices"), (), "rows of a constant (V, C) table at int32 indices: (*idx, C)"
+    ),
+    "layer_norm": OpSpec(
+        ("input", "gamma", "beta"), ("epsilon",),
+        "(x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis",
+    ),
+    "gelu": OpSpec(("input",), (), "x * (1 + erf(x / sqrt(2))) / 2"),
+    "masked_mean": OpSpec(
+        ("input", "mask"), (),
+        "(1, T, C) input, (1, T) int32 mask: mean over the T rows whose mask is not 0",
+    ),
+    "l2_normalize": OpSpec(
+        ("input",), ("epsilon",), "x / max(sqrt(sum(x^2)), epsilon) over the last axis"
+    ),
     "quantize": OpSpec(("input",), (), "float to integer, or integer requantization"),
     "dequantize": OpSpec(("input",), (), "integer to float32"),
 }

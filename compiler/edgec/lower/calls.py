@@ -568,3 +568,9 @@ def _pad(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
         ctx.buffer(node.inputs[0], const=True), ctx.buffer(node.outputs[0]),
     ]
     return call
+
+
+# The transformer ops register themselves from their own modules.
+import edgec.lower.calls_attention  # noqa: E402,F401
+import edgec.lower.calls_matmul  # noqa: E402,F401
+import edgec.lower.calls_norm  # noqa: E402,F401

@@ -453,3 +453,9 @@ def _clip_params(node: Node, graph: Graph) -> KernelParams:
         "output_offset": int(q_out.zero_point[0]),
     })
     return KernelParams(values)
+
+
+# The transformer ops register themselves from their own modules.
+import edgec.lower.params_attention  # noqa: E402,F401
+import edgec.lower.params_matmul  # noqa: E402,F401
+import edgec.lower.params_norm  # noqa: E402,F401

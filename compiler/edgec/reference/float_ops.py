@@ -15,6 +15,7 @@ To add an op, write one function and register it with ``@register(FLOAT_KERNELS,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -169,12 +170,79 @@ def clip(node: Node, inputs: list, graph: Graph) -> list:
 
 @register(FLOAT_KERNELS, "softmax")
 def softmax(node: Node, inputs: list, graph: Graph) -> list:
-    """Softmax of ``beta * x`` over the last axis, shifted by the row maximum for range."""
-    (x,) = inputs
+    """Softmax of ``beta * x`` over the last axis, shifted by the row maximum for range.
+
+    With a mask, positions whose mask value is 0 get probability 0; a row with every
+    position masked is uniform, as ONNX's additive -FLT_MAX mask gives.
+    """
+    x = np.asarray(inputs[0], dtype=np.float32)
     beta = float(node.attrs.get("beta", 1.0))
-    shifted = beta * (x - np.max(x, axis=-1, keepdims=True))
-    exps = np.exp(shifted)
+    keep = _softmax_keep(inputs, x.shape)
+    masked = np.where(keep, x, -np.inf)
+    shifted = beta * (masked - np.max(masked, axis=-1, keepdims=True))
+    exps = np.where(keep, np.exp(shifted), 0.0)
     return [(exps / np.sum(exps, axis=-1, keepdims=True)).astype(np.float32)]
+
+
+def _softmax_keep(inputs: list, shape: tuple[int, ...]) -> np.ndarray:
+    """The positions a softmax uses: all, or those with a non-zero mask (all in a row
+    whose mask is all zero)."""
+    if len(inputs) < 2 or inputs[1] is None:
+        return np.ones(shape, dtype=bool)
+    keep = np.broadcast_to(np.asarray(inputs[1]).reshape(-1) != 0, shape)
+    return keep | ~keep.any(axis=-1, keepdims=True)
+
+
+# Transformer ops -----------------------------------------------------------------------------
+
+
+@register(FLOAT_KERNELS, "batch_matmul")
+def batch_matmul(node: Node, inputs: list, graph: Graph) -> list:
+    a, b = (np.asarray(v, dtype=np.float32) for v in inputs)
+    out = float(node.attrs.get("alpha", 1.0)) * np.matmul(a, b)
+    return [out.astype(np.float32).reshape(_output_shape(node, graph))]
+
+
+@register(FLOAT_KERNELS, "gather")
+def gather(node: Node, inputs: list, graph: Graph) -> list:
+    table, indices = inputs
+    return [np.asarray(table)[np.asarray(indices, dtype=np.int64)].astype(np.float32)]
+
+
+@register(FLOAT_KERNELS, "layer_norm")
+def layer_norm(node: Node, inputs: list, graph: Graph) -> list:
+    x, gamma, beta = (np.asarray(v, dtype=np.float64) for v in inputs)
+    centered = x - x.mean(axis=-1, keepdims=True)
+    variance = np.mean(centered * centered, axis=-1, keepdims=True)
+    normalized = centered / np.sqrt(variance + float(node.attrs.get("epsilon", 1e-5)))
+    return [(normalized * gamma + beta).astype(np.float32)]
+
+
+@register(FLOAT_KERNELS, "gelu")
+def gelu(node: Node, inputs: list, graph: Graph) -> list:
+    return [gelu_values(np.asarray(inputs[0], dtype=np.float64)).astype(np.float32)]
+
+
+def gelu_values(x: np.ndarray) -> np.ndarray:
+    """The exact GELU, x * Phi(x), in float64 (math.erf per element: numpy has no erf)."""
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+@register(FLOAT_KERNELS, "masked_mean")
+def masked_mean(node: Node, inputs: list, graph: Graph) -> list:
+    x = np.asarray(inputs[0], dtype=np.float64)
+    keep = (np.asarray(inputs[1]) != 0).reshape(x.shape[0], x.shape[1], 1)
+    total = np.sum(x * keep, axis=1)
+    count = np.maximum(keep.sum(axis=1), 1)
+    return [(total / count).astype(np.float32).reshape(_output_shape(node, graph))]
+
+
+@register(FLOAT_KERNELS, "l2_normalize")
+def l2_normalize(node: Node, inputs: list, graph: Graph) -> list:
+    x = np.asarray(inputs[0], dtype=np.float64)
+    norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+    return [(x / np.maximum(norm, float(node.attrs.get("epsilon", 1e-12)))).astype(np.float32)]
 
 
 # Data movement -------------------------------------------------------------------------------

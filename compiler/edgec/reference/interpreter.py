@@ -51,6 +51,9 @@ def _is_float_node(node: Node, graph: Graph) -> bool:
 def _load_kernels() -> None:
     # Imported for their registration side effects.
     import edgec.reference.float_ops
+    import edgec.reference.int_attention
+    import edgec.reference.int_matmul
+    import edgec.reference.int_norm
     import edgec.reference.int_ops  # noqa: F401
 
 

@@ -298,4 +298,9 @@ edgec_status edgec_pad_s8(const int32_t input_shape[4], const int32_t pads_befor
 }
 #endif
 
+/* The transformer kernels. */
+#include "edgec/kernels_attention.h"
+#include "edgec/kernels_matmul.h"
+#include "edgec/kernels_norm.h"
+
 #endif /* EDGEC_KERNELS_H */

@@ -1,0 +1,3 @@
+"""Kernel calls of gelu (registered with ``@lowers``)."""
+
+from __future__ import annotations

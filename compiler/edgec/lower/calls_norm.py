@@ -1,0 +1,3 @@
+"""Kernel calls of layer_norm and l2_normalize (registered with ``@lowers``)."""
+
+from __future__ import annotations

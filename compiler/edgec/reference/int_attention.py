@@ -1,0 +1,3 @@
+"""Integer reference kernels of gelu."""
+
+from __future__ import annotations

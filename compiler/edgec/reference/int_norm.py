@@ -1,0 +1,3 @@
+"""Integer reference kernels of layer_norm and l2_normalize."""
+
+from __future__ import annotations

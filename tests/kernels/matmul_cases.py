@@ -1,0 +1,8 @@
+"""Kernel test cases of the matmul transformer kernels.
+
+``PROGRAMS`` lists (program name, C sources in runtime_c/kernels/ref, case builder).
+"""
+
+from __future__ import annotations
+
+PROGRAMS: list = []
