@@ -17,7 +17,7 @@ def test_targets_lists_every_target():
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert names == [
-        "cortex-a53", "cortex-m0plus", "cortex-m3", "cortex-m33", "cortex-m4", "cortex-m55",
+        "cortex-a53", "cortex-a72", "cortex-m0plus", "cortex-m3", "cortex-m33", "cortex-m4", "cortex-m55",
         "cortex-m7", "host",
     ]
 

@@ -35,13 +35,14 @@ from edgec.verify import match_inputs
 CORTEX_M_TARGETS = [
     "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55",
 ]
-TARGET_NAMES = ["host", *CORTEX_M_TARGETS, "cortex-a53"]
+TARGET_NAMES = ["host", *CORTEX_M_TARGETS, "cortex-a53", "cortex-a72"]
 EMULATED = [pytest.mark.qemu, pytest.mark.cross]
 CORTEX_M_PARAMS = [pytest.param(name, id=name, marks=EMULATED) for name in CORTEX_M_TARGETS]
 TARGET_PARAMS = [
     pytest.param("host", id="host"),
     *CORTEX_M_PARAMS,
     pytest.param("cortex-a53", id="cortex-a53", marks=EMULATED),
+    pytest.param("cortex-a72", id="cortex-a72", marks=EMULATED),
 ]
 
 INPUT_BYTES = 12

@@ -63,6 +63,23 @@ KERNEL_CODE_BYTES = {
     "edgec_requantize_s16_s8": 576,  # 524
     "edgec_softmax_s8": 1536,  # 1532
     "edgec_transpose_s8": 320,  # 284
+    # Transformer kernels (libgcc's 64-bit division, called by layer_norm, not counted).
+    "edgec_add_s16": 960,  # 916
+    "edgec_batch_matmul_s8": 960,  # 920
+    "edgec_batch_matmul_s8_s16": 768,  # 748
+    "edgec_gather_s8": 128,  # 104
+    "edgec_gelu_s8": 64,  # 40
+    "edgec_gelu_s16_s8": 768,  # 756
+    "edgec_l2_normalize_s8": 960,  # 932
+    "edgec_layer_norm_s8": 1152,  # 1136
+    "edgec_layer_norm_s16": 1216,  # 1176
+    "edgec_layer_norm_s8_s16": 1152,  # 1136
+    "edgec_layer_norm_s16_s16": 1216,  # 1164
+    "edgec_masked_mean_s8": 960,  # 896
+    "edgec_softmax_masked_s8": 1600,  # 1564
+    "edgec_softmax_s16_s8": 1600,  # 1560
+    "edgec_fully_connected_s8_s16": 768,  # 712
+    "edgec_fully_connected_s8_s4_s16": 960,  # 956
 }
 # The same for the optimized variants (edgec.lower.variants): runtime_c/kernels/dsp/<name>.o
 # with the cortex-m4 flags and runtime_c/kernels/mve/<name>.o with the cortex-m55 flags
@@ -124,6 +141,24 @@ CALL_SITE_BYTES = {
     "edgec_requantize_s16_s8": 48,  # not measured
     "edgec_softmax_s8": 48,  # 28
     "edgec_transpose_s8": 32,  # 24
+    # Transformer kernels: not measured in a model; a caller minus an empty function
+    # (batch_matmul, gather, masked_mean), else the figure of a call with as many arguments.
+    "edgec_add_s16": 80,  # 72
+    "edgec_batch_matmul_s8": 64,  # 44
+    "edgec_batch_matmul_s8_s16": 64,  # 44
+    "edgec_gather_s8": 64,  # 44
+    "edgec_gelu_s8": 48,  # not measured
+    "edgec_gelu_s16_s8": 48,  # not measured
+    "edgec_l2_normalize_s8": 48,  # not measured
+    "edgec_layer_norm_s8": 48,  # not measured
+    "edgec_layer_norm_s16": 48,  # not measured
+    "edgec_layer_norm_s8_s16": 48,  # not measured
+    "edgec_layer_norm_s16_s16": 48,  # not measured
+    "edgec_masked_mean_s8": 64,  # 52
+    "edgec_softmax_masked_s8": 64,  # not measured
+    "edgec_softmax_s16_s8": 64,  # not measured
+    "edgec_fully_connected_s8_s16": 96,  # 88
+    "edgec_fully_connected_s8_s4_s16": 112,  # 96
     "memmove": 64,  # 44
     # Kernel variants: not measured one by one; the figure of their reference kernel's
     # call plus 16 bytes for the scratch argument (weighted ops).
@@ -169,6 +204,9 @@ BASE_KERNEL_FRAME_BYTES = 144
 # BASE_KERNEL_FRAME_BYTES. Under the cortex-m55 hard-float ABI an interrupt can push 104
 # bytes instead of 32; the 280 bytes of room in STACK_BASE_BYTES cover that.
 KERNEL_STACK_BYTES = {
+    "edgec_batch_matmul_s8": 192,  # 192
+    "edgec_batch_matmul_s8_s16": 224,  # 216
+    "edgec_masked_mean_s8": 160,  # 160
     "edgec_add_s8_mve": 192,  # 184
     "edgec_conv2d_s8_1x1_dsp": 224,  # 152 + 72
     "edgec_conv2d_s8_1x1_mve": 288,  # 280

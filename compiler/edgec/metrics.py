@@ -27,3 +27,11 @@ def agreement_line(approx: np.ndarray, reference: np.ndarray) -> str:
         f"SQNR {sqnr_db(approx, reference):.2f} dB, "
         f"top-1 agreement {100 * top1_agreement(approx, reference):.1f}%"
     )
+
+
+def cosine_similarities(approx: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each sample's output with its reference (rows = samples)."""
+    a = np.asarray(approx, dtype=np.float64).reshape(len(approx), -1)
+    r = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(r, axis=1)
+    return np.divide(np.sum(a * r, axis=1), norms, out=np.zeros(len(a)), where=norms > 0)

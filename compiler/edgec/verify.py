@@ -40,6 +40,9 @@ def random_inputs(graph: Graph, count: int, seed: int = 0) -> dict[str, np.ndarr
     boundary = split_boundary(graph)
     feeds = {}
     for port in boundary.inputs:
+        if port.quant is None:
+            feeds[port.name] = _token_values(graph, port, rng, count)
+            continue
         q = rng.integers(-128, 128, size=(count, *port.shape))
         if port.is_float:
             scale, zero_point = float(port.quant.scale[0]), int(port.quant.zero_point[0])
@@ -47,6 +50,19 @@ def random_inputs(graph: Graph, count: int, seed: int = 0) -> dict[str, np.ndarr
         else:
             feeds[port.name] = q.astype(DTYPES[port.io_dtype])
     return feeds
+
+
+def _token_values(graph: Graph, port, rng: np.random.Generator, count: int) -> np.ndarray:
+    """Random values of an unquantized integer input: token ids below the gather table's
+    row count, or a 0/1 mask whose first position is 1 (at least one token)."""
+    shape = (count, *port.shape)
+    tables = [graph.tensors[node.inputs[0]].shape[0] for node in graph.consumers(port.tensor)
+              if node.op == "gather" and node.inputs[1] == port.tensor]
+    if tables:
+        return rng.integers(0, min(tables), size=shape).astype(DTYPES[port.io_dtype])
+    values = rng.integers(0, 2, size=shape).reshape(count, -1)
+    values[:, 0] = 1
+    return values.reshape(shape).astype(DTYPES[port.io_dtype])
 
 
 def match_inputs(graph: Graph, arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:

@@ -360,7 +360,7 @@ def test_unsupported_ops_are_listed_in_one_error(tmp_path):
     nodes = [
         helper.make_node("Erf", ["x"], ["a"], name="erf_1"),
         helper.make_node("Sigmoid", ["a"], ["b"], name="gate"),
-        helper.make_node("MatMul", ["b", "x2"], ["c"], name="mm"),
+        helper.make_node("Gemm", ["b", "x2"], ["c"], name="mm"),
         helper.make_node("Tanh", ["c"], ["y"], name="tanh_out"),
     ]
     model = build_model(nodes, {"x": [2, 2], "x2": [2, 2]}, ["y"])
@@ -370,7 +370,7 @@ def test_unsupported_ops_are_listed_in_one_error(tmp_path):
     assert "4 ONNX node(s) not supported" in message
     assert "erf_1 (Erf)" in message
     assert "gate (Sigmoid)" in message
-    assert "mm (MatMul) with non-constant input 'x2'" in message
+    assert "mm (Gemm) with non-constant input 'x2'" in message
     assert "tanh_out (Tanh)" in message
 
 
@@ -411,10 +411,18 @@ def test_old_opset_is_a_format_error(tmp_path):
         load_onnx(save(tmp_path, model))
 
 
-def test_integer_input_is_a_format_error(tmp_path):
-    cast = helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)
+def test_integer_input_outside_gather_or_mask_is_rejected(tmp_path):
+    cast = helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT, name="to_float")
     model = build_model([cast], {"x": [1, 3]}, ["y"], input_type=TensorProto.INT64)
-    with pytest.raises(ModelFormatError, match="'x' is INT64"):
+    with pytest.raises(UnsupportedOperatorError,
+                       match="'to_float' \\(Cast\\): input 'x' is an integer tensor"):
+        load_onnx(save(tmp_path, model))
+
+
+def test_unsupported_input_type_is_a_format_error(tmp_path):
+    cast = helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)
+    model = build_model([cast], {"x": [1, 3]}, ["y"], input_type=TensorProto.UINT8)
+    with pytest.raises(ModelFormatError, match="'x' is UINT8"):
         load_onnx(save(tmp_path, model))
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tests.kernels import attention_cases, matmul_cases, norm_cases
+from tests.kernels import attention_cases, matmul_cases, norm_cases, residual_cases
 
 TRANSFORMER_PROGRAMS = [
     *attention_cases.PROGRAMS,
     *matmul_cases.PROGRAMS,
     *norm_cases.PROGRAMS,
+    *residual_cases.PROGRAMS,
 ]

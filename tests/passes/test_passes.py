@@ -323,7 +323,7 @@ def test_run_passes_names_broken_pass():
 def test_pipeline_pass_names():
     assert [step.name for step in PIPELINE] == [
         "fold_constants", "clean_layout", "remove_dead_nodes", "fold_batchnorm",
-        "fuse_activations", "remove_dead_nodes",
+        "fold_scalars", "fuse_activations", "remove_dead_nodes",
     ]
 
 

@@ -26,10 +26,16 @@ class Port:
     shape: tuple[int, ...]
     size: int  # elements
     quant: Quant | None
+    dtype: str = "int8"  # dtype of ``tensor`` inside model_invoke
 
     @property
     def is_float(self) -> bool:
         return self.io_dtype == "float32"
+
+    @property
+    def int_bytes(self) -> int:
+        """Bytes of the port inside model_invoke's concatenated input or output buffer."""
+        return self.size * np.dtype(DTYPES[self.dtype]).itemsize
 
     @property
     def io_bytes(self) -> int:
@@ -63,7 +69,7 @@ def split_boundary(graph: Graph) -> Boundary:
 def _input_port(graph: Graph, name: str, removed: set[int]) -> Port:
     tensor = graph.tensors[name]
     if tensor.dtype != "float32":
-        return Port(name, tensor.dtype, name, tensor.shape, tensor.size, tensor.quant)
+        return Port(name, tensor.dtype, name, tensor.shape, tensor.size, tensor.quant, tensor.dtype)
     consumers = graph.consumers(name)
     if len(consumers) != 1 or consumers[0].op != "quantize":
         raise UnsupportedOperatorError(
@@ -72,13 +78,13 @@ def _input_port(graph: Graph, name: str, removed: set[int]) -> Port:
     node = consumers[0]
     removed.add(id(node))
     inner = graph.tensors[node.outputs[0]]
-    return Port(name, "float32", inner.name, tensor.shape, tensor.size, inner.quant)
+    return Port(name, "float32", inner.name, tensor.shape, tensor.size, inner.quant, inner.dtype)
 
 
 def _output_port(graph: Graph, name: str, removed: set[int]) -> Port:
     tensor = graph.tensors[name]
     if tensor.dtype != "float32":
-        return Port(name, tensor.dtype, name, tensor.shape, tensor.size, tensor.quant)
+        return Port(name, tensor.dtype, name, tensor.shape, tensor.size, tensor.quant, tensor.dtype)
     node = graph.producer(name)
     if node is None or node.op != "dequantize":
         raise UnsupportedOperatorError(
@@ -86,4 +92,4 @@ def _output_port(graph: Graph, name: str, removed: set[int]) -> Port:
         )
     removed.add(id(node))
     inner = graph.tensors[node.inputs[0]]
-    return Port(name, "float32", inner.name, tensor.shape, tensor.size, inner.quant)
+    return Port(name, "float32", inner.name, tensor.shape, tensor.size, inner.quant, inner.dtype)

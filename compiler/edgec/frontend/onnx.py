@@ -42,9 +42,11 @@ from google.protobuf.message import DecodeError
 
 # Imported for their converter registrations.
 import edgec.frontend.onnx_compute_ops
-import edgec.frontend.onnx_layout_ops  # noqa: F401
+import edgec.frontend.onnx_layout_ops
+import edgec.frontend.onnx_transformer_ops  # noqa: F401
 from edgec.errors import ModelFormatError, UnsupportedOperatorError
 from edgec.frontend.onnx_constant import fold_node, is_foldable
+from edgec.frontend.onnx_patterns import EDGEC_DOMAIN, fuse_patterns
 from edgec.frontend.onnx_qdq import check_qdq_nodes, is_qdq_model, raise_problems, strip_qdq
 from edgec.frontend.onnx_qdq_build import build_integer_graph
 from edgec.frontend.onnx_registry import CONVERTERS, NodeView, display_name, find_converter
@@ -54,6 +56,12 @@ from edgec.ir.graph import Graph
 __all__ = ["MIN_OPSET", "load_onnx"]
 
 MIN_OPSET = 11
+# IR dtype of each ONNX graph input type: integer inputs (token ids, masks) become int32.
+INPUT_TYPES = {
+    onnx.TensorProto.FLOAT: "float32",
+    onnx.TensorProto.INT64: "int32",
+    onnx.TensorProto.INT32: "int32",
+}
 
 
 def load_onnx(path: str | Path, optimize: bool = True) -> Graph:
@@ -72,8 +80,9 @@ def load_onnx(path: str | Path, optimize: bool = True) -> Graph:
     opset = _default_opset(model, path)
     if is_qdq_model(model):
         return _load_qdq(model, opset, path, optimize)
-    _check_support(model, opset, path)
     model = _infer_static_shapes(model, path)
+    model, _ = fuse_patterns(model)
+    _check_support(model, opset, path)
     graph, _ = _convert(model, opset, path)
     graph.check()
     if optimize:
@@ -193,7 +202,7 @@ def _scan_nodes(
 
 def _node_problem(node: onnx.NodeProto, constants: set[str], opset: int) -> str | None:
     """Return why ``node`` cannot be converted, or None if it converts."""
-    if node.domain not in ("", "ai.onnx"):
+    if node.domain not in ("", "ai.onnx", EDGEC_DOMAIN):
         return f"edgec has no converter for operators of domain '{node.domain}'"
     if is_foldable(node, constants):
         return None
@@ -228,11 +237,11 @@ def _infer_static_shapes(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
         if value.name in initializers:
             continue
         tensor_type = value.type.tensor_type
-        if tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        if tensor_type.elem_type not in INPUT_TYPES:
             type_name = onnx.TensorProto.DataType.Name(tensor_type.elem_type)
             raise ModelFormatError(
-                f"'{path}': graph input '{value.name}' is {type_name}; edgec compiles float32 "
-                "models, so export the model with float32 inputs"
+                f"'{path}': graph input '{value.name}' is {type_name}; edgec compiles models "
+                "with float32 inputs, and int64 or int32 token ids and attention masks"
             )
         for axis, dim in enumerate(tensor_type.shape.dim):
             if dim.dim_value > 0:
@@ -289,7 +298,8 @@ def _convert(
         ctx.set_constant(init.name, onnx.numpy_helper.to_array(init))
     for value in onnx_graph.input:
         if value.name not in ctx.constants:
-            ctx.add_graph_input(value.name, _static_shape(value))
+            dtype = INPUT_TYPES[value.type.tensor_type.elem_type]
+            ctx.add_graph_input(value.name, _static_shape(value), dtype)
 
     for node in onnx_graph.node:
         if is_foldable(node, ctx.constants.keys()):

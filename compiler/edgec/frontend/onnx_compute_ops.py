@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from edgec.frontend.onnx_registry import REQUIRED, NodeView, converter
+from edgec.frontend.onnx_transformer_ops import convert_batch_matmul
 from edgec.frontend.onnx_values import NHWC, ConversionContext, identity, permute
 from edgec.ir.graph import Tensor
 
@@ -273,10 +274,14 @@ def _float_tensor(name: str, shape: tuple[int, ...]) -> Tensor:
     return Tensor(name, shape, "float32")
 
 
-@converter("MatMul", constant_inputs=(1,))
+@converter("MatMul")
 def convert_matmul(ctx: ConversionContext, node: NodeView) -> None:
-    """Convert MatMul of an activation (..., K) by a constant (K, N) to fully_connected."""
+    """Convert MatMul of an activation (..., K) by a constant (K, N) to fully_connected, and
+    MatMul of two activations to batch_matmul."""
     a, b = node.input(0), node.input(1)
+    if not ctx.is_constant(b):
+        convert_batch_matmul(ctx, node)
+        return
     weights = ctx.constant(b).astype(np.float32)
     shape = ctx.shape(a)
     if weights.ndim != 2 or len(shape) < 2:

@@ -198,4 +198,7 @@ def convert_cast(ctx: ConversionContext, node: NodeView) -> None:
     if node.attrs["to"] != onnx.TensorProto.FLOAT:
         target = onnx.TensorProto.DataType.Name(node.attrs["to"])
         raise node.reject_attribute("to", target, "FLOAT for a non-constant input")
+    if ctx.integer_tensor(node.input(0)) is not None:
+        raise node.reject(f"input '{node.input(0)}' is an integer tensor; integer inputs can "
+                          "only be gather indices or attention masks")
     ctx.alias(node.output(), node.input(0))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgec.errors import UnsupportedOperatorError
 from edgec.ir.graph import Graph, Node, Tensor
 
 NHWC = (0, 2, 3, 1)
@@ -70,6 +71,7 @@ class Activation:
     shape: tuple[int, ...]
     forms: dict[tuple[int, ...], str]
     home: tuple[int, ...]
+    integer: bool = False  # an int32 graph input (token ids, a mask) or a view of one
 
 
 class ConversionContext:
@@ -118,6 +120,11 @@ class ConversionContext:
             perm = identity(data.ndim) if perm is None else tuple(perm)
             return self._own_constant(np.transpose(data, perm), name, ("perm", name, perm))
         value = self.activations[name]
+        if value.integer:
+            raise UnsupportedOperatorError(
+                f"integer input '{name}' is read by an op other than an embedding Gather or "
+                "an attention mask; integer inputs can only be token ids or masks"
+            )
         perm = identity(len(value.shape)) if perm is None else tuple(perm)
         if perm in value.forms:
             return value.forms[perm]
@@ -128,6 +135,16 @@ class ConversionContext:
                       {"perm": transpose})
         value.forms[perm] = tensor
         return tensor
+
+    def integer_tensor(self, name: str) -> str | None:
+        """Return the IR tensor of integer graph input ``name``, or None when ``name`` is
+        not one (or is a reshaped or transposed view of one)."""
+        value = self.activations.get(name)
+        if value is None or not value.integer or value.home not in value.forms:
+            return None
+        if value.home != identity(len(value.shape)):
+            return None
+        return value.forms[value.home]
 
     def broadcast_constant(self, name: str, rank: int, perm: tuple[int, ...]) -> str:
         """Return an IR constant for operand ``name`` of an elementwise op of ``rank`` dims.
@@ -187,11 +204,12 @@ class ConversionContext:
     def set_constant(self, name: str, data: np.ndarray) -> None:
         self.constants[name] = np.asarray(data)
 
-    def add_graph_input(self, name: str, shape: tuple[int, ...]) -> None:
-        self.graph.add_tensor(Tensor(name, shape, "float32"))
+    def add_graph_input(self, name: str, shape: tuple[int, ...], dtype: str = "float32") -> None:
+        self.graph.add_tensor(Tensor(name, shape, dtype))
         self.graph.inputs.append(name)
         rank = len(shape)
-        self.activations[name] = Activation(tuple(shape), {identity(rank): name}, identity(rank))
+        self.activations[name] = Activation(tuple(shape), {identity(rank): name}, identity(rank),
+                                            integer=dtype != "float32")
 
     def new_output(self, name: str, shape: tuple[int, ...], perm: tuple[int, ...] | None = None) -> str:
         """Define activation ``name`` of ONNX ``shape``, written transposed by ``perm``.
@@ -222,7 +240,8 @@ class ConversionContext:
         back = inverse(perm)
         forms = {tuple(back[axis] for axis in held): tensor for held, tensor in value.forms.items()}
         home = tuple(back[axis] for axis in value.home)
-        self.activations[name] = Activation(permute(value.shape, perm), forms, home)
+        self.activations[name] = Activation(permute(value.shape, perm), forms, home,
+                                            value.integer)
 
     def add_node(self, op: str, name: str, inputs: list[str], outputs: list[str],
                  attrs: dict | None = None) -> Node:

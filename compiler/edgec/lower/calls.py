@@ -12,8 +12,11 @@ its group multipliers (per-group layers) a second uint8 array.
 
 A 16x8 node (int16 input, see ``edgec.lower.params``) calls the ``*_s16`` kernel with an
 int64 bias (an int32 bias is widened), and a ``quantize`` between int8 and int16 calls
-``edgec_requantize_s8_s16`` or ``edgec_requantize_s16_s8``. Buffer expressions are cast to
-the tensor's C type, so int16 tensors in the int8 arena are passed as ``int16_t *``.
+``edgec_requantize_s8_s16`` or ``edgec_requantize_s16_s8``. A fully_connected node with an
+int8 input and an int16 output calls ``edgec_fully_connected_s8_s16`` (int4 filter:
+``edgec_fully_connected_s8_s4_s16``) with the int32 bias, and an int16 add calls
+``edgec_add_s16``. Buffer expressions are cast to the tensor's C type, so int16 tensors in
+the int8 arena are passed as ``int16_t *``.
 """
 
 from __future__ import annotations
@@ -111,11 +114,12 @@ class LoweringContext:
         if name in self._constant_symbols or self.graph.tensors[name].is_constant:
             return self.constant(name)
         expr = self.buffers[name]
+        ctype = CTYPES[self.graph.tensors[name].dtype]
         if expr.startswith("(in "):
             if not const:
                 raise ValueError(f"tensor '{name}' is a model input and cannot be written")
-            return expr
-        ctype = CTYPES[self.graph.tensors[name].dtype]
+            # `in` is a const int8_t pointer, so an int32 input (token ids, a mask) needs a cast.
+            return expr if ctype == "int8_t" else f"(const {ctype} *)(const void *){expr}"
         if ctype != "int8_t":
             # The arena is int8_t; planned offsets are multiples of 16, so the cast is aligned.
             if const:
@@ -334,6 +338,8 @@ def _fully_connected(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCa
         function += "_s4"
     if _is_16x8(graph, node):
         function = "edgec_fully_connected_s16"
+    elif graph.tensors[node.outputs[0]].dtype == "int16":
+        function += "_s16"  # int8 input, int16 output: the residual stream of a transformer
     call = KernelCall(node.name, node.op, function, [])
     fields = {k: params[k] for k in (
         "input_offset", "filter_offset", "output_offset", "activation_min", "activation_max"
@@ -391,11 +397,26 @@ def _broadcast_fields(graph: Graph, node: Node) -> dict:
 @lowers("add", "sub")
 def _add(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
     params = kernel_params(node, graph)
+    if graph.tensors[node.outputs[0]].dtype == "int16":
+        return _add_int16(node, graph, ctx, params)
     call = KernelCall(node.name, node.op, "edgec_add_s8", [])
     call.args = [
         ctx.struct(call, "edgec_add_params", "params", dict(params.values)),
         "1" if node.op == "add" else "-1",
         ctx.struct(call, "edgec_broadcast", "broadcast", _broadcast_fields(graph, node)),
+        ctx.buffer(node.inputs[0], const=True),
+        ctx.buffer(node.inputs[1], const=True),
+        ctx.buffer(node.outputs[0]),
+    ]
+    return call
+
+
+def _add_int16(node: Node, graph: Graph, ctx: LoweringContext, params) -> KernelCall:
+    """Lower an int16 add (same shapes, checked by ``kernel_params``) to edgec_add_s16."""
+    call = KernelCall(node.name, node.op, "edgec_add_s16", [])
+    call.args = [
+        ctx.struct(call, "edgec_add_params", "params", dict(params.values)),
+        str(graph.tensors[node.outputs[0]].size),
         ctx.buffer(node.inputs[0], const=True),
         ctx.buffer(node.inputs[1], const=True),
         ctx.buffer(node.outputs[0]),
@@ -446,6 +467,12 @@ def _softmax(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
             f"node '{node.name}' (softmax): int8 softmax needs output scale 1/256 and "
             f"zero point -128, got {out.quant.scale[0]:g} and {out.quant.zero_point[0]}"
         )
+    # Imported here: the attention module imports this one.
+    from edgec.lower.calls_attention import masked_softmax_call
+    from edgec.lower.params_attention import uses_masked_softmax_kernel
+
+    if uses_masked_softmax_kernel(node, graph):
+        return masked_softmax_call(node, graph, ctx, params)
     depth = out.shape[-1]
     call = KernelCall(node.name, node.op, "edgec_softmax_s8", [])
     call.args = [

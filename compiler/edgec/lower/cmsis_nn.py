@@ -67,6 +67,7 @@ from edgec.lower.variants import (
     folded_bias,
     int8_activations,
     int8_filter,
+    int8_output,
     predicate,
     same_shape_inputs,
 )
@@ -609,14 +610,15 @@ def _fully_connected_arguments(quant: Callable) -> Callable[..., list[str]]:
 _FC_SIZE = ("arm_fully_connected_s8_get_buffer_size", ("filter_dims",))
 
 register(CmsisNnVariant(
-    "arm_fully_connected_s8", MODE, ("fully_connected",), WEIGHTED + (per_tensor_requantization,),
+    "arm_fully_connected_s8", MODE, ("fully_connected",),
+    (int8_output, *WEIGHTED, per_tensor_requantization),
     in_place=False, structs=_fully_connected_structs,
     arguments=_fully_connected_arguments(_per_tensor_quant), buffer_size=_FC_SIZE,
     kernel_sums=True,
 ))
 
 register(CmsisNnVariant(
-    "arm_fully_connected_per_channel_s8", MODE, ("fully_connected",), WEIGHTED,
+    "arm_fully_connected_per_channel_s8", MODE, ("fully_connected",), (int8_output, *WEIGHTED),
     in_place=False, structs=_fully_connected_structs,
     arguments=_fully_connected_arguments(_per_channel_quant), buffer_size=_FC_SIZE,
     kernel_sums=True,
@@ -688,7 +690,8 @@ def _add_arguments(node, graph, ctx, call, pointers) -> list[str]:
 # input + offset left by 20 in int32, which overflows for a negative value. GCC's LSL wraps
 # it to the value edgec computes (the kernel-case tests check this); other compilers may not.
 register(CmsisNnVariant(
-    "arm_elementwise_add_s8", MODE, ("add",), (int8_activations, same_shape_inputs, add_exact),
+    "arm_elementwise_add_s8", MODE, ("add",),
+    (int8_output, int8_activations, same_shape_inputs, add_exact),
     in_place=False, arguments=_add_arguments, takes_context=False,
 ))
 

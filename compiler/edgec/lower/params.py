@@ -12,7 +12,10 @@ A conv2d, depthwise_conv2d or fully_connected node with an int16 input is a 16x8
 (TFLite's 16x8 mode): int16 input and output with zero point 0, int8 symmetric weights, an
 int64 (or int32) bias, and per-channel shifts in [-31, 7], the range of TFLite's int64
 requantization (``fixed_point.multiply_by_quantized_multiplier_int64``). ``_check_16x8_layer``
-rejects anything else, and an accumulator bound of 2**47 or more.
+rejects anything else, and an accumulator bound of 2**47 or more. A fully_connected node
+with an int8 input and an int16 output (zero point 0) is an int8 layer whose clamp range is
+int16's: it feeds the int16 residual stream of a transformer. An add of int16 tensors
+(zero point 0, same shapes) follows TFLite's general int16 ADD, with a left shift of 15.
 
 Per-group int4 weights (``Quant.group_multipliers``) add a factor 1/255 to the per-channel
 multipliers, because their accumulator is ``sum_g m[c, g] * acc_g`` with m in [1, 255]; see
@@ -48,6 +51,8 @@ QMAX = {"int8": 127, "int16": 32767}
 # Add/Sub scale both inputs up by 2**20 before rescaling them to a common scale, as TFLite
 # does for int8, so that the rescaled values keep 20 fractional bits of precision.
 ADD_LEFT_SHIFT = 20
+# TFLite's general int16 Add shifts by 15 instead: an int16 value times 2**15 fits in int32.
+ADD_INT16_LEFT_SHIFT = 15
 # Softmax represents input differences in Q5.26 (TFLite's kScaledDiffIntegerBits).
 SOFTMAX_DIFF_INTEGER_BITS = 5
 
@@ -143,7 +148,11 @@ def _conv_params(node: Node, graph: Graph) -> KernelParams:
     )
     multipliers, shifts = _per_channel_multipliers(real)
     act_min, act_max = activation_range(node, graph)
-    if "int16" in (_dtype(graph, node.inputs[0]), _dtype(graph, node.outputs[0])):
+    dtypes = (_dtype(graph, node.inputs[0]), _dtype(graph, node.outputs[0]))
+    if node.op == "fully_connected" and dtypes == ("int8", "int16"):
+        _check_int16_output_layer(node, graph)
+        _check_accumulator_bound(node, graph)
+    elif "int16" in dtypes:
         _check_16x8_layer(node, graph, multipliers, shifts)
     else:
         _check_accumulator_bound(node, graph)
@@ -171,6 +180,24 @@ def _check_filter(node: Node, graph: Graph) -> None:
             f"node '{node.name}' ({node.op}): filter '{filt.name}' ({filt.dtype}) has group "
             f"multipliers of shape {quant.group_multipliers.shape} for group size "
             f"{quant.group_size}; expected int4 values and shape ({channels}, {groups})"
+        )
+
+
+def _check_int16_output_layer(node: Node, graph: Graph) -> None:
+    """Reject an int8-input, int16-output fully_connected without an output zero point of 0
+    or with a bias other than int32."""
+    where = f"node '{node.name}' ({node.op})"
+    zero_point = int(_quant(graph, node.outputs[0], node).zero_point[0])
+    if zero_point != 0:
+        raise QuantizationError(
+            f"{where}: int16 output '{node.outputs[0]}' has zero point {zero_point}; int16 "
+            "activations must be symmetric (zero point 0)"
+        )
+    bias = graph.tensors[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    if bias is not None and bias.dtype != "int32":
+        raise UnsupportedAttributeError(
+            f"{where}: bias '{bias.name}' is {bias.dtype}; a layer with an int8 input takes "
+            "an int32 bias, also when its output is int16"
         )
 
 
@@ -291,16 +318,20 @@ def _add_params(node: Node, graph: Graph) -> KernelParams:
     q1 = _quant(graph, node.inputs[0], node)
     q2 = _quant(graph, node.inputs[1], node)
     q_out = _quant(graph, node.outputs[0], node)
+    int16 = _is_int16_add(node, graph)
+    left_shift = ADD_INT16_LEFT_SHIFT if int16 else ADD_LEFT_SHIFT
     s1, s2, s_out = (float(q.scale[0]) for q in (q1, q2, q_out))
     twice_max_input_scale = 2.0 * max(s1, s2)
     m1, sh1 = quantize_multiplier(s1 / twice_max_input_scale)
     m2, sh2 = quantize_multiplier(s2 / twice_max_input_scale)
     m_out, sh_out = quantize_multiplier(
-        twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * s_out)
+        twice_max_input_scale / ((1 << left_shift) * s_out)
     )
+    if int16:
+        _check_int16_add(node, graph, sh_out)
     act_min, act_max = activation_range(node, graph)
     values = {
-        "left_shift": ADD_LEFT_SHIFT,
+        "left_shift": left_shift,
         "input1_offset": -int(q1.zero_point[0]),
         "input2_offset": -int(q2.zero_point[0]),
         "input1_multiplier": m1,
@@ -314,6 +345,49 @@ def _add_params(node: Node, graph: Graph) -> KernelParams:
         "activation_max": act_max,
     }
     return KernelParams(values)
+
+
+def _is_int16_add(node: Node, graph: Graph) -> bool:
+    names = [*node.inputs[:2], node.outputs[0]]
+    return any(_dtype(graph, name) == "int16" for name in names)
+
+
+def _check_int16_add(node: Node, graph: Graph, output_shift: int) -> None:
+    """Reject an int16 add that edgec_add_s16 cannot compute as TFLite's general int16 ADD.
+
+    The kernel needs int16 inputs and output of zero point 0 and one shape, and an output
+    multiplier below 1 (TFLite rejects others too). With |input| <= 2**15, the left shift of
+    15 and input multipliers of at most 1/2, every intermediate value stays below 2**31.
+    """
+    where = f"node '{node.name}' ({node.op})"
+    names = [*node.inputs[:2], node.outputs[0]]
+    dtypes = [_dtype(graph, name) for name in names]
+    if node.op != "add" or dtypes != ["int16"] * 3:
+        raise UnsupportedAttributeError(
+            f"{where}: inputs and output are {', '.join(dtypes)}; int16 elementwise "
+            "arithmetic is implemented for add with int16 inputs and output only, so "
+            "convert the other tensors with quantize nodes"
+        )
+    for name in names:
+        zero_point = int(_quant(graph, name, node).zero_point[0])
+        if zero_point != 0:
+            raise QuantizationError(
+                f"{where}: int16 tensor '{name}' has zero point {zero_point}; int16 "
+                "activations must be symmetric (zero point 0)"
+            )
+    shapes = [graph.tensors[name].shape for name in names]
+    if shapes[0] != shapes[2] or shapes[1] != shapes[2]:
+        raise UnsupportedAttributeError(
+            f"{where}: int16 add needs inputs of the output's shape {shapes[2]}, got "
+            f"{shapes[0]} and {shapes[1]}; broadcasting is implemented for int8 add only"
+        )
+    if output_shift > 0:
+        scales = [float(_quant(graph, name, node).scale[0]) for name in names]
+        raise QuantizationError(
+            f"{where}: output scale {scales[2]:g} is below max(input scales) / 2**14 "
+            f"(inputs {scales[0]:g} and {scales[1]:g}), so the int16 add's output "
+            "multiplier is not below 1; widen the output's range"
+        )
 
 
 @params_for("mul")
@@ -367,6 +441,19 @@ def _pool_params(node: Node, graph: Graph) -> KernelParams:
 
 @params_for("softmax")
 def _softmax_params(node: Node, graph: Graph) -> KernelParams:
+    """TFLite's int8 Softmax parameters, also used for int16 inputs and masked rows.
+
+    ``input_multiplier`` and ``input_left_shift`` scale an input difference to Q5.26
+    (``beta * scale * 2**26``, capped at 2**31 - 1 for scales above 32), and
+    ``diff_min = -radius`` keeps ``|diff| * 2**input_left_shift <= 31 * 2**26``, so the
+    kernels' shift never wraps, also for the int16 differences down to -65535. A
+    difference below ``diff_min`` is more than 31 * input_multiplier / 2**31 >= 15.5 below
+    the row maximum in real units: its exp is below 2e-7 and the kernels count it as 0.
+    """
+    # Imported here: the attention module imports this one.
+    from edgec.lower.params_attention import check_softmax_inputs
+
+    check_softmax_inputs(node, graph)
     q_in = _quant(graph, node.inputs[0], node)
     beta = float(np.float32(node.attrs.get("beta", 1.0)))
     integer_bits = SOFTMAX_DIFF_INTEGER_BITS

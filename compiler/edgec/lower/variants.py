@@ -177,6 +177,13 @@ def int8_activations(node: Node, graph: Graph) -> bool:
 
 
 @predicate
+def int8_output(node: Node, graph: Graph) -> bool:
+    """Return whether the output is int8. The fully_connected and add variants check it
+    first, so that report.json names it for the int16 output of a residual stream."""
+    return _dtype(graph, node.outputs[0]) == "int8"
+
+
+@predicate
 def int8_filter(node: Node, graph: Graph) -> bool:
     """Return whether the filter is int8 (not int4), with one scale per channel or tensor."""
     filt = graph.tensors[node.inputs[1]]

@@ -15,6 +15,7 @@ from edgec.lower.variants import (
     Variant,
     depth_multiplier_1,
     int8_activations,
+    int8_output,
     kernel_1x1,
     kernel_3x3,
     no_dilation,
@@ -59,7 +60,7 @@ def fully_connected_scratch(node: Node, graph: Graph) -> int:
 
 
 register(Variant(
-    "fully_connected_s8_dsp", "dsp", ("fully_connected",), FOLDED_INT8,
+    "fully_connected_s8_dsp", "dsp", ("fully_connected",), (int8_output, *FOLDED_INT8),
     arrange_filter=arrange_fully_connected_filter, folds_input_offset=True,
     scratch_bytes=fully_connected_scratch,
 ))
@@ -230,6 +231,6 @@ register(Variant("max_pool2d_s8_dsp", "dsp", ("max_pool2d",), (int8_activations,
 register(Variant("avg_pool2d_s8_dsp", "dsp", ("average_pool2d",), (int8_activations,)))
 
 register(Variant(
-    "add_s8_dsp", "dsp", ("add", "sub"), (int8_activations, same_shape_inputs),
+    "add_s8_dsp", "dsp", ("add", "sub"), (int8_output, int8_activations, same_shape_inputs),
     scratch_bytes=add_scratch,
 ))

@@ -24,6 +24,7 @@ from edgec.lower.variants import (
     Variant,
     depth_multiplier_1,
     int8_activations,
+    int8_output,
     kernel_1x1,
     kernel_3x3,
     no_dilation,
@@ -268,7 +269,7 @@ register(Variant(
     name="fully_connected_s8_mve",
     isa="mve",
     ops=("fully_connected",),
-    predicates=FOLDED_INT8,
+    predicates=(int8_output, *FOLDED_INT8),
     arrange_filter=fully_connected_filter,
     folds_input_offset=True,
     scratch_bytes=fully_connected_scratch,
@@ -292,5 +293,5 @@ register(Variant(
     name="add_s8_mve",
     isa="mve",
     ops=("add", "sub"),
-    predicates=(int8_activations, same_shape_inputs),
+    predicates=(int8_output, int8_activations, same_shape_inputs),
 ))

@@ -23,6 +23,7 @@ from edgec.ir.graph import Graph
 from edgec.passes.constant_folding import fold_constants
 from edgec.passes.dead_nodes import remove_dead_nodes
 from edgec.passes.fold_batchnorm import fold_batchnorm
+from edgec.passes.fold_scalars import fold_scalars
 from edgec.passes.fuse_activation import fuse_activations
 from edgec.passes.layout import clean_layout
 
@@ -44,6 +45,7 @@ PIPELINE: list[Pass] = [
     Pass("clean_layout", clean_layout),
     Pass("remove_dead_nodes", remove_dead_nodes),
     Pass("fold_batchnorm", fold_batchnorm),
+    Pass("fold_scalars", fold_scalars),
     Pass("fuse_activations", fuse_activations),
     Pass("remove_dead_nodes", remove_dead_nodes),
 ]

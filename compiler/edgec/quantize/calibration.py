@@ -26,6 +26,7 @@ import numpy as np
 from edgec.errors import CalibrationError
 from edgec.ir import DTYPES, Graph
 from edgec.quantize.observers import Observer, make_observer
+from edgec.quantize.padding import real_token_rows, token_mask_name
 from edgec.reference.interpreter import run
 
 RANDOM_SOURCE = "random"
@@ -280,8 +281,9 @@ def _sample_count(graph: Graph, feeds: dict[str, np.ndarray]) -> int:
 def _update_observers(
     graph: Graph, observers: dict[str, Observer], values: dict[str, np.ndarray], index: int
 ) -> None:
+    mask_name = token_mask_name(graph)
     for name, observer in observers.items():
-        array = np.asarray(values[name])
+        array = real_token_rows(np.asarray(values[name]), values, mask_name)
         if not np.isfinite(array).all():
             producer = graph.producer(name)
             where = f"output of node '{producer.name}'" if producer else "graph input"

@@ -60,6 +60,8 @@ FALLBACK_SCALE = 1.0
 MIN_SCALE = float(np.finfo(np.float32).smallest_normal)
 
 SOFTMAX_OUTPUT = (1.0 / 256.0, -128)
+# l2_normalize output: scale 1/128 and zero point 0 (TFLite's L2_NORMALIZATION).
+L2_NORMALIZE_OUTPUT = (1.0 / 128.0, 0)
 
 
 def round_half_away(values: np.ndarray) -> np.ndarray:
@@ -110,12 +112,14 @@ def fixed_quant(scale: float, zero_point: int) -> Quant:
     return Quant(np.array([scale], dtype=np.float32), np.array([zero_point]))
 
 
-def quantize_values(values: np.ndarray, quant: Quant) -> np.ndarray:
-    """Quantize float ``values`` to int8 with per-tensor ``quant``, saturating."""
+def quantize_values(values: np.ndarray, quant: Quant, dtype=np.int8) -> np.ndarray:
+    """Quantize float ``values`` to ``dtype`` (int8 or int16) with per-tensor ``quant``,
+    saturating."""
     scale = float(quant.scale[0])
     zero_point = int(quant.zero_point[0])
     q = round_half_away(np.asarray(values, dtype=np.float64) / scale) + zero_point
-    return np.clip(q, INT8_MIN, INT8_MAX).astype(np.int8)
+    info = np.iinfo(dtype)
+    return np.clip(q, info.min, info.max).astype(dtype)
 
 
 def _check_finite_weights(weights: np.ndarray, name: str) -> None:

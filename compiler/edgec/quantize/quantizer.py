@@ -25,7 +25,8 @@ int8 reader (``<name>_to_int8``) or an int8 value meets a 16-bit layer (``<name>
 Graph inputs and outputs stay int8 at the boundary, so the float I/O code is unchanged.
 
 Invariants of the result: it passes ``Graph.check()``. Its only float32 tensors are the
-float graph inputs and outputs, which keep their names. Integer inputs and tensors (such as
+float graph inputs and outputs, which keep their names, and the gamma and beta constants of
+layer_norm (the lowering turns them into integers). Integer inputs and tensors (such as
 int64 token ids) are copied unchanged.
 
 To support another op, add a ``QuantRule`` for it to ``QUANT_RULES``.
@@ -44,6 +45,7 @@ from edgec.ir.ops import FILTER_CHANNEL_AXIS
 from edgec.quantize.config import LayerSettings
 from edgec.quantize.params import (
     GROUP_MULTIPLIER_MAX,
+    L2_NORMALIZE_OUTPUT,
     SOFTMAX_OUTPUT,
     accumulator_weight_scales,
     activation_quant,
@@ -128,6 +130,8 @@ class _Plan:
         self.int16_layers: set[str] = set()
         self.int16_quant: dict[str, Quant] = {}
         self.int16_outputs: set[str] = set()
+        # (node name, input index) of the other int16 reads (softmax scores).
+        self.int16_reads: set[tuple[str, int]] = set()
 
     def run(self) -> None:
         for name in self.graph.inputs:
@@ -163,9 +167,17 @@ class _Plan:
             self.int16_quant[name] = int16_activation_quant(*self.observed_range(name), name=name)
         self.int16_outputs.update(node.outputs)
 
+    def add_int16_output(self, name: str, readers: list[Node]) -> None:
+        """Make activation ``name`` int16 for its producer and for ``readers`` (input 0)."""
+        self.int16_quant[name] = int16_activation_quant(*self.observed_range(name), name=name)
+        self.int16_outputs.add(name)
+        self.int16_reads.update((reader.name, 0) for reader in readers)
+
     def reads_int16(self, node: Node, index: int = 0) -> bool:
         """Return whether input ``index`` of ``node`` is read as int16."""
-        return index == 0 and node.name in self.int16_layers
+        return (index == 0 and node.name in self.int16_layers) or (
+            (node.name, index) in self.int16_reads
+        )
 
     def input_quant(self, node: Node) -> Quant:
         """Return the parameters of input 0 as ``node`` reads it (int16 or int8)."""
@@ -394,6 +406,89 @@ def _fitted_override(
     return rounded.astype(np.int8), replace(quant, scale=scales)
 
 
+class AttentionScoresRule(QuantRule):
+    """Rule for batch_matmul: the output is quantized over its own range, as int16 when
+    every reader is a softmax (attention scores), whose exponential int8 scores would
+    resolve too coarsely."""
+
+    def plan(self, plan: _Plan, node: Node, position: int) -> None:
+        super().plan(plan, node, position)
+        output = node.outputs[0]
+        readers = plan.graph.consumers(output)
+        if output in plan.graph.outputs or not readers:
+            return
+        if all(reader.op == "softmax" and reader.inputs[0] == output for reader in readers):
+            plan.add_int16_output(output, readers)
+
+
+class ResidualAddRule(QuantRule):
+    """Rule for add and sub: int8 over the output's own range, except for the residual add
+    of a transformer block, whose output only LayerNorms read.
+
+    Transformer residual streams carry a few outlier channels (100x the others), so an int8
+    scale covering them leaves the other channels a handful of levels. A residual add
+    therefore reads and writes int16 (zero point 0). Its producers write int16 directly
+    when every reader of their output takes int16: a fully_connected layer (int8 input,
+    int16 output), a layer_norm. Other inputs are converted by a ``quantize`` node, and a
+    constant input is quantized to int16.
+    """
+
+    def plan(self, plan: _Plan, node: Node, position: int) -> None:
+        super().plan(plan, node, position)
+        output = node.outputs[0]
+        readers = plan.graph.consumers(output)
+        if node.op != "add" or output in plan.graph.outputs or not readers or any(
+                reader.op != "layer_norm" or reader.inputs[0] != output for reader in readers):
+            return
+        plan.add_int16_output(output, readers)
+        for index, name in enumerate(node.inputs):
+            if not plan.is_activation(name):
+                continue
+            plan.int16_reads.add((node.name, index))
+            plan.int16_quant.setdefault(
+                name, int16_activation_quant(*plan.observed_range(name), name=name))
+            producer = plan.graph.producer(name)
+            if producer is not None and producer.op in INT16_OUTPUT_PRODUCERS and all(
+                    _reads_int16(plan, reader, name) or reader is node
+                    for reader in plan.graph.consumers(name)) and name not in plan.graph.outputs:
+                plan.int16_outputs.add(name)
+
+    def constant_input(self, plan: _Plan, node: Node, index: int, tensor: Tensor) -> Tensor:
+        if (node.name, index) not in plan.int16_reads and node.outputs[0] not in plan.int16_outputs:
+            return super().constant_input(plan, node, index, tensor)
+        data = tensor.data
+        quant = int16_activation_quant(float(data.min()), float(data.max()), name=tensor.name)
+        values = quantize_values(data, quant, dtype=np.int16)
+        return Tensor(tensor.name, tensor.shape, "int16", values, quant)
+
+
+# Producers that may write an int16 output for int16 readers while reading int8 inputs.
+INT16_OUTPUT_PRODUCERS = {"fully_connected", "layer_norm"}
+
+
+def _reads_int16(plan: _Plan, reader: Node, name: str) -> bool:
+    return all(plan.reads_int16(reader, index)
+               for index, value in enumerate(reader.inputs) if value == name)
+
+
+class FloatParametersRule(QuantRule):
+    """Rule for layer_norm: the output takes its own range, and gamma and beta stay float32
+    constants, from which the lowering derives the kernel's integer multipliers."""
+
+    def constant_input(self, plan: _Plan, node: Node, index: int, tensor: Tensor) -> Tensor:
+        return Tensor(tensor.name, tensor.shape, "float32", tensor.data.copy())
+
+
+class GatherRule(SharedQuantRule):
+    """Rule for gather: the table is int8 per tensor over its own values, and the output
+    shares its parameters, so the kernel copies rows without rescaling."""
+
+    def plan(self, plan: _Plan, node: Node, position: int) -> None:
+        data = plan.graph.tensors[node.inputs[0]].data
+        quant = activation_quant(float(data.min()), float(data.max()), name=node.inputs[0])
+        plan.quant[node.outputs[0]] = quant
+
+
 # Largest quantized bias magnitude by bias bits: 2**30 keeps the int32 bias and accumulator
 # of the int8 kernels from overflowing, and 2**40 leaves the 16x8 kernels' int64 accumulator
 # far below the 2**47 that TFLite's int64 requantization accepts.
@@ -404,7 +499,7 @@ _SHARED = SharedQuantRule()
 
 QUANT_RULES: dict[str, QuantRule] = {
     **{op: WeightedRule(channel_axis=axis) for op, axis in FILTER_CHANNEL_AXIS.items()},
-    "add": _OWN_RANGE,
+    "add": ResidualAddRule(),
     "sub": _OWN_RANGE,
     "mul": _OWN_RANGE,
     "mean": _OWN_RANGE,
@@ -416,6 +511,12 @@ QUANT_RULES: dict[str, QuantRule] = {
     "pad": _SHARED,
     "concat": ConcatRule(),
     "softmax": FixedOutputRule(*SOFTMAX_OUTPUT),
+    "batch_matmul": AttentionScoresRule(),
+    "gather": GatherRule(),
+    "layer_norm": FloatParametersRule(),
+    "gelu": _OWN_RANGE,
+    "masked_mean": _OWN_RANGE,
+    "l2_normalize": FixedOutputRule(*L2_NORMALIZE_OUTPUT),
 }
 
 

@@ -178,19 +178,21 @@ def softmax(node: Node, inputs: list, graph: Graph) -> list:
     x = np.asarray(inputs[0], dtype=np.float32)
     beta = float(node.attrs.get("beta", 1.0))
     keep = _softmax_keep(inputs, x.shape)
-    masked = np.where(keep, x, -np.inf)
+    empty = ~keep.any(axis=-1, keepdims=True)
+    keep = keep | empty
+    masked = np.where(keep, np.where(empty, 0.0, x), -np.inf)
     shifted = beta * (masked - np.max(masked, axis=-1, keepdims=True))
     exps = np.where(keep, np.exp(shifted), 0.0)
-    return [(exps / np.sum(exps, axis=-1, keepdims=True)).astype(np.float32)]
+    out = exps / np.sum(exps, axis=-1, keepdims=True)
+    return [out.astype(np.float32)]
 
 
 def _softmax_keep(inputs: list, shape: tuple[int, ...]) -> np.ndarray:
-    """The positions a softmax uses: all, or those with a non-zero mask (all in a row
-    whose mask is all zero)."""
+    """The positions a softmax uses: all, or those with a non-zero mask. A row whose mask
+    is all zero uses all positions with equal inputs (uniform), as the ONNX mask gives."""
     if len(inputs) < 2 or inputs[1] is None:
         return np.ones(shape, dtype=bool)
-    keep = np.broadcast_to(np.asarray(inputs[1]).reshape(-1) != 0, shape)
-    return keep | ~keep.any(axis=-1, keepdims=True)
+    return np.broadcast_to(np.asarray(inputs[1]).reshape(-1) != 0, shape)
 
 
 # Transformer ops -----------------------------------------------------------------------------

@@ -22,6 +22,11 @@ int64 value gives the same result whenever that value fits in int32, which TFLit
 requantization assumes, and saturates where the narrowing would wrap.
 The ``quantize`` between int8 and int16 is TFLite's Requantize, the same formula as int8 to
 int8 with the output type's range.
+
+A fully_connected with an int8 input and an int16 output (zero point 0) computes exactly as
+the int8 one, int32 accumulator and requantization included, and only clamps to the int16
+activation range. An add of int16 tensors is the int8 formula with ``left_shift`` 15 (from
+``kernel_params``), which is TFLite's general int16 ADD.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from __future__ import annotations
 import numpy as np
 
 from edgec.ir import DTYPES, Graph, Node
-from edgec.lower.params import FILTER_CHANNEL_AXIS, SOFTMAX_DIFF_INTEGER_BITS, kernel_params
+from edgec.lower.params import FILTER_CHANNEL_AXIS, kernel_params
 from edgec.quantize import fixed_point as fp
 from edgec.quantize.params import grouped_weights
+from edgec.reference.int_attention import softmax_rows
 from edgec.reference.interpreter import INT_KERNELS, register
 
 
@@ -117,6 +123,16 @@ def depthwise_conv2d(node, inputs, graph):
 
 @register(INT_KERNELS, "fully_connected")
 def fully_connected(node, inputs, graph):
+    """Fully connected layer with an int8 input (int8 or int16 output) or a 16x8 one.
+
+    For an int8 input the result is within 0.5 + 2**(shift - 1) + 2**-16 output steps of the
+    float layer on the dequantized input, weights and bias, clamped to the activation range,
+    where shift < 0 is the channel's shift (double rounding). It is within 0.5 + 2**-16
+    steps for shift >= 0 or with single rounding. The 2**-16 covers the Q31 rounding of the
+    multiplier. A left shift wraps the accumulator when |acc| * 2**shift >= 2**31, as in
+    TFLite, and the bound then fails; the float value is beyond 2**30 output steps there.
+    tests/reference/test_residual_error_bounds.py checks the bound.
+    """
     x, w, b = inputs
     params = kernel_params(node, graph)
     rows = x.astype(np.int64).reshape(-1, w.shape[1]) + params["input_offset"]
@@ -184,6 +200,14 @@ def _add_like(node, inputs, graph, sign: int):
 
 @register(INT_KERNELS, "add")
 def add(node, inputs, graph):
+    """Add of int8 (with broadcasting) or int16 tensors, TFLite's formulas.
+
+    An int16 add is within 0.5 + 2 * R + 2**(s - 1) + 2**-16 output steps of the float sum of
+    the dequantized inputs, clamped to the activation range. R < 1 is the real output
+    multiplier 2 * max(input scales) / (2**15 * output scale), and s <= 0 its shift. With
+    single rounding the 2**(s - 1) term drops. tests/reference/test_residual_error_bounds.py
+    checks the bound.
+    """
     return _add_like(node, inputs, graph, 1)
 
 
@@ -231,26 +255,15 @@ def mean(node, inputs, graph):
 
 @register(INT_KERNELS, "softmax")
 def softmax(node, inputs, graph):
-    """int8 softmax over the last axis, output scale 1/256 and zero point -128."""
+    """Softmax over the last axis, output int8 with scale 1/256 and zero point -128.
+
+    An int8 input without a mask computes exactly TFLite's int8 Softmax. int16 inputs and
+    the optional mask (``inputs[1]``) follow ``edgec.reference.int_attention.softmax_rows``,
+    where the arithmetic and its error bound are described.
+    """
     params = kernel_params(node, graph)
-    x = np.asarray(inputs[0], dtype=np.int64)
-    diff = x - x.max(axis=-1, keepdims=True)
-    scaled = fp.saturating_rounding_doubling_high_mul(
-        fp.wrap_int32(diff << params["input_left_shift"]), params["input_multiplier"]
-    )
-    exps = fp.exp_on_negative_values(scaled, SOFTMAX_DIFF_INTEGER_BITS)
-    used = diff >= params["diff_min"]
-    accumulation_bits = 12
-    sum_of_exps = np.where(used, fp.rounding_divide_by_pot(exps, accumulation_bits), 0).sum(
-        axis=-1, keepdims=True
-    )
-    scale, bits_over_unit = fp.reciprocal(sum_of_exps, accumulation_bits)
-    exponent = bits_over_unit + 31 - 8
-    unsaturated = fp.rounding_divide_by_pot(
-        fp.saturating_rounding_doubling_high_mul(scale, exps), exponent
-    )
-    out = np.clip(unsaturated - 128, -128, 127)
-    out = np.where(used, out, -128)
+    mask = inputs[1] if len(inputs) > 1 else None
+    out = softmax_rows(inputs[0], params, mask)
     return [out.astype(_out_dtype(node, graph))]
 
 

@@ -68,7 +68,10 @@ def run(
     values: dict[str, np.ndarray] = {}
     for name in graph.inputs:
         tensor = graph.tensors[name]
-        values[name] = np.asarray(feeds[name]).reshape(tensor.shape)
+        value = np.asarray(feeds[name]).reshape(tensor.shape)
+        if tensor.dtype == "int32":
+            value = value.astype(np.int32)  # token ids and masks arrive as int64
+        values[name] = value
     for name, tensor in graph.tensors.items():
         if tensor.is_constant:
             values[name] = tensor.data

@@ -302,5 +302,6 @@ edgec_status edgec_pad_s8(const int32_t input_shape[4], const int32_t pads_befor
 #include "edgec/kernels_attention.h"
 #include "edgec/kernels_matmul.h"
 #include "edgec/kernels_norm.h"
+#include "edgec/kernels_residual.h"
 
 #endif /* EDGEC_KERNELS_H */

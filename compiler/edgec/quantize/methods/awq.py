@@ -18,8 +18,10 @@ size (``params.round_trip_weights``). The error is computed exactly from the inp
 moment X X^T (``gptq.LayerInputs``), so one float run of the calibration samples serves
 every candidate.
 
-Where it applies: a conv2d, depthwise_conv2d or fully_connected layer B named in ``layers``
-whose input comes from a producer A that can absorb a per-channel scale, as for SmoothQuant
+Where it applies: the fully_connected layers that read a LayerNorm (one alpha per
+LayerNorm for all of them, the scales folded into its gamma and beta, as for SmoothQuant:
+``smoothquant_norm``), and a conv2d, depthwise_conv2d or fully_connected layer B named in
+``layers`` whose input comes from a producer A that can absorb a per-channel scale
 (``layers.absorbing_producer``). A must be a weighted layer with a Relu or no clamp, and
 only B may read its output. The division by s_j is folded into output channel j of A (weights and
 bias), so the float function is unchanged. It runs on the float graph after SmoothQuant
@@ -68,6 +70,7 @@ from edgec.quantize.methods.layers import (
     weighted_nodes,
     write_layer,
 )
+from edgec.quantize.methods.smoothquant_norm import NormGroup, fold_factors, norm_groups
 from edgec.quantize.params import round_trip_weights, weight_rows
 
 DEFAULT_ALPHAS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2))
@@ -101,16 +104,61 @@ def apply_awq(
     alphas = _check_alphas(alphas)
     settings_for = settings_for or (lambda node: LayerSettings())
     result = copy_graph(graph)
-    pairs, lines = _pairs(result, _select_layers(result, layers))
-    if not pairs:
+    selected = _select_layers(result, layers)
+    groups = _norm_groups(result, {node.name for node in selected})
+    grouped = {layer.name for group in groups for layer in group.layers}
+    pairs, lines = _pairs(result, [node for node in selected if node.name not in grouped])
+    if not pairs and not groups:
         return result, lines
 
     # The copy has the same activation names and values, so the input graph is observed.
-    inputs = _layer_inputs(graph, feeds, [node for _, node in pairs])
+    measured = [node for _, node in pairs] + [layer for g in groups for layer in g.layers]
+    inputs = _layer_inputs(graph, feeds, measured)
+    for group in groups:
+        lines.append(_scale_group(result, group, inputs, settings_for, alphas))
     for producer, node in reversed(pairs):
         lines.append(_scale_pair(result, producer, node, inputs[node.name],
                                  settings_for(node), alphas))
     return result, lines
+
+
+def _norm_groups(graph: Graph, selected: set[str]) -> list[NormGroup]:
+    """The LayerNorm groups (``smoothquant_norm``) restricted to the selected layers."""
+    groups = []
+    for group in norm_groups(graph):
+        layers = [layer for layer in group.layers if layer.name in selected]
+        if layers:
+            groups.append(NormGroup(group.norm, layers))
+    return groups
+
+
+def _scale_group(
+    graph: Graph, group: NormGroup, inputs: dict[str, LayerInputs],
+    settings_for: Callable[[Node], LayerSettings], alphas: list[float],
+) -> str:
+    """Search one alpha for the layers that read a LayerNorm (the sum of their output
+    MSEs), and fold the scales into the LayerNorm; return the change line."""
+    channel_mean = inputs[group.layers[0].name].channel_mean_abs()
+    arrays = {layer.name: layer_arrays(graph, layer)[0] for layer in group.layers}
+
+    def total_error(alpha: float) -> float:
+        factors = awq_factors(channel_mean, alpha)
+        return sum(awq_output_mse(arrays[layer.name], layer, settings_for(layer),
+                                  inputs[layer.name], factors) for layer in group.layers)
+
+    errors = {alpha: total_error(alpha) for alpha in alphas}
+    best = min(alphas, key=lambda alpha: (errors[alpha], alpha))
+    names = ", ".join(f"'{layer.name}'" for layer in group.layers)
+    name = f"'{group.norm.name}' -> {names}"
+    if errors[best] >= (1.0 - MIN_GAIN) * errors[0.0]:
+        return f"kept {name}: no alpha > 0 lowers the output MSE {errors[0.0]:.3g} of RTN"
+    factors = awq_factors(channel_mean, best)
+    copied = fold_factors(graph, group, factors)
+    return (
+        f"scaled {name}: alpha {best:g}, factors s in [{factors.min():.3g}, "
+        f"{factors.max():.3g}], output MSE {errors[0.0]:.3g} (RTN) -> {errors[best]:.3g}"
+        f"{copied}"
+    )
 
 
 def _check_alphas(alphas: Sequence[float]) -> list[float]:

@@ -197,7 +197,10 @@ class LayerInputs:
         """Add the layer inputs of ``samples``, stacked in batches of ``samples_per_batch``."""
         batch = samples_per_batch(graph, node)
         for start in range(0, len(samples), batch):
-            self.add(graph, node, np.concatenate(samples[start:start + batch]))
+            chunk = samples[start:start + batch]
+            # Token rows (edgec.quantize.padding) differ in count between samples.
+            axis = 0 if len({np.shape(sample) for sample in chunk}) <= 1 else 1
+            self.add(graph, node, np.concatenate(chunk, axis=axis))
 
     def channel_mean_abs(self) -> np.ndarray:
         """Return mean |x| of each input channel."""
@@ -302,16 +305,25 @@ def gptq_rows(
     ``hessian`` is X X^T of the K inputs (any positive factor), ``row_scales`` the real step
     of each weight, and the integers are clipped to [-max_value, max_value]. Returns the
     integers (O x K, float64). Raises numpy.linalg.LinAlgError as ``inverse_hessian_factor``.
+
+    The columns are rounded in the order of decreasing diagonal of ``hessian`` (the paper's
+    "act order"): the inputs with the most energy are rounded first, while the most columns
+    remain to absorb their error. The grid is fixed beforehand, so the order does not change
+    which scale a weight uses.
     """
-    upper = inverse_hessian_factor(hessian, damp)
-    work = np.array(rows, dtype=np.float64)
+    order = np.argsort(-np.diagonal(hessian), kind="stable")
+    upper = inverse_hessian_factor(hessian[np.ix_(order, order)], damp)
+    work = np.array(rows, dtype=np.float64)[:, order]
+    scales = np.asarray(row_scales)[:, order]
     values = np.zeros_like(work)
     for k in range(work.shape[1]):
         column = work[:, k]
-        values[:, k] = np.clip(round_half_away(column / row_scales[:, k]), -max_value, max_value)
-        error = (column - values[:, k] * row_scales[:, k]) / upper[k, k]
+        values[:, k] = np.clip(round_half_away(column / scales[:, k]), -max_value, max_value)
+        error = (column - values[:, k] * scales[:, k]) / upper[k, k]
         work[:, k + 1:] -= np.outer(error, upper[k, k + 1:])
-    return values
+    result = np.empty_like(values)
+    result[:, order] = values
+    return result
 
 
 def _damped_gptq_rows(

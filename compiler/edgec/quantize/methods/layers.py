@@ -25,6 +25,7 @@ import numpy as np
 from edgec.errors import CalibrationError, QuantizationError
 from edgec.ir import Graph, Node, Tensor
 from edgec.quantize.calibration import load_calibration
+from edgec.quantize.padding import real_token_rows, token_mask_name
 from edgec.reference.interpreter import run
 
 # Bounds of one channel's accumulated rescaling factor. A factor outside them means a
@@ -252,11 +253,14 @@ def iterate_samples(
 
 
 def finite_activation(graph: Graph, values: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """Return activation ``name`` from ``values``, or raise CalibrationError on NaN or Inf."""
+    """Return activation ``name`` from ``values``, or raise CalibrationError on NaN or Inf.
+
+    The rows of padding tokens are left out (``edgec.quantize.padding``).
+    """
     array = np.asarray(values[name])
     if not np.isfinite(array).all():
         raise CalibrationError(
             f"tensor '{name}' has NaN or Inf values on a calibration sample; check the "
             "calibration data and the model's float weights"
         )
-    return array
+    return real_token_rows(array, values, token_mask_name(graph))

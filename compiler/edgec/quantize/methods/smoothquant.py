@@ -10,9 +10,9 @@ more of the activation range into the weights. A channel with an outlier range t
 sets the per-tensor activation scale for all the others.
 
 Where it applies: the float graph after the graph passes and before ``quantize_model``. For
-transformers the paper folds the division by s_j into the LayerNorm that produces X. The
-edgec IR has no LayerNorm op, so the division is folded into the producer A of X: output
-channel j of A, weights and bias, is divided by s_j. A must be a weighted layer (conv2d,
+transformers the paper folds the division by s_j into the LayerNorm that produces X, and so
+does edgec (``smoothquant_norm``). Otherwise the division is folded into the producer A of
+X: output channel j of A, weights and bias, is divided by s_j. A must be a weighted layer (conv2d,
 depthwise_conv2d or fully_connected) that only B reads. Its fused activation must be no
 clamp or a Relu (``layers.commutes_with_scaling``).
 
@@ -52,6 +52,7 @@ from edgec.quantize.methods.layers import (
     weighted_nodes,
     write_layer,
 )
+from edgec.quantize.methods.smoothquant_norm import norm_groups, smooth_group
 
 DEFAULT_ALPHA = 0.5
 
@@ -72,17 +73,24 @@ def smooth_activations(
     check_float_graph(graph)
     result = copy_graph(graph)
     pairs, changes = [], []
+    groups = norm_groups(result)
+    grouped = {layer.name for group in groups for layer in group.layers}
     for node in weighted_nodes(result):
+        if node.name in grouped:
+            continue
         producer, reason = absorbing_producer(result, node)
         if producer is None:
             changes.append(f"skipped '{node.name}': {reason}")
         else:
             pairs.append((producer, node))
-    if not pairs:
+    if not pairs and not groups:
         return result, changes
 
     # The copy has the same activation names and values, so the input graph is observed.
-    maxima = _channel_max_abs(graph, feeds, [node.inputs[0] for _, node in pairs])
+    observed = [node.inputs[0] for _, node in pairs] + [group.activation for group in groups]
+    maxima = _channel_max_abs(graph, feeds, list(dict.fromkeys(observed)))
+    for group in groups:
+        changes.append(smooth_group(result, group, maxima[group.activation], alpha))
     for producer, node in pairs:
         activation_max = maxima[node.inputs[0]]
         changes.append(_smooth_pair(result, producer, node, activation_max, alpha))
