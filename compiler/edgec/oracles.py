@@ -85,6 +85,9 @@ def _output_count(model_path: Path) -> int:
     return model.Subgraphs(0).OutputsLength()
 
 
+ORT_INTEGER_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
 def run_onnxruntime(model_path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run samples (leading sample axis) one at a time through onnxruntime on the CPU."""
     import onnxruntime
@@ -92,13 +95,16 @@ def run_onnxruntime(model_path: Path, feeds: dict[str, np.ndarray]) -> dict[str,
     session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     count = len(next(iter(feeds.values())))
     shapes = {i.name: i.shape for i in session.get_inputs()}
+    # Integer inputs (token ids, masks) arrive as edgec's int32 and go in the model's type.
+    types = {i.name: ORT_INTEGER_TYPES.get(i.type) for i in session.get_inputs()}
     names = [o.name for o in session.get_outputs()]
     collected: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for i in range(count):
         sample = {}
         for name, array in feeds.items():
             shape = [d if isinstance(d, int) else 1 for d in shapes[name]]
-            sample[name] = array[i].reshape(shape)
+            value = array[i].reshape(shape)
+            sample[name] = value.astype(types[name]) if types[name] is not None else value
         for name, value in zip(names, session.run(names, sample)):
             collected[name].append(value)
     return {name: np.stack(values) for name, values in collected.items()}

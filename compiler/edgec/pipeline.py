@@ -215,7 +215,10 @@ def _make_staging_dir(out_dir: Path) -> Path:
 
 
 def _port_json(port) -> dict:
-    return {"name": port.name, "dtype": port.io_dtype, "shape": list(port.shape)}
+    result = {"name": port.name, "dtype": port.io_dtype, "shape": list(port.shape)}
+    if getattr(port, "value_range", None) is not None:
+        result["range"] = list(port.value_range)
+    return result
 
 
 def check_output_dir(out_dir: Path) -> Path:

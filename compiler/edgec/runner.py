@@ -104,7 +104,16 @@ def check_input(arrays: dict[str, np.ndarray], port: dict) -> np.ndarray:
         )
     array = np.asarray(arrays[name])
     _check_sample_shape(name, array, shape)
-    return _convert_dtype(name, array, dtype)
+    array = _convert_dtype(name, array, dtype)
+    if "range" in port and array.size:
+        low, high = port["range"]
+        if array.min() < low or array.max() > high:
+            raise CalibrationError(
+                f"input '{name}' has values from {array.min()} to {array.max()}, outside "
+                f"[{low}, {high}], the rows of the embedding table it indexes; pass token ids "
+                "of this model's vocabulary"
+            )
+    return array
 
 
 def _check_sample_shape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
@@ -133,8 +142,9 @@ def _convert_dtype(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
         return array
     if not np.issubdtype(array.dtype, np.integer):
         raise CalibrationError(
-            f"input '{name}' must be {dtype} (the model's quantized I/O type), got "
-            f"{array.dtype}: quantize it with the input scale and zero point first"
+            f"input '{name}' must be {dtype} (the model's integer I/O type), got "
+            f"{array.dtype}: pass token ids and masks as integers, and quantize other float "
+            "data with the input scale and zero point first"
         )
     info = np.iinfo(DTYPES[dtype])
     if array.size and (array.min() < info.min or array.max() > info.max):

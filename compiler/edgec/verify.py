@@ -74,8 +74,12 @@ def match_inputs(graph: Graph, arrays: dict[str, np.ndarray]) -> tuple[dict[str,
     feeds = {}
     for port in ports:
         spec = {"name": port.name, "dtype": port.io_dtype, "shape": list(port.shape)}
+        if port.value_range is not None:
+            spec["range"] = list(port.value_range)
         array = arrays.get(port.name)
-        if array is not None and not port.is_float and np.issubdtype(array.dtype, np.floating):
+        quantized = port.quant is not None
+        if array is not None and quantized and not port.is_float and np.issubdtype(
+                array.dtype, np.floating):
             array = check_input(arrays, dict(spec, dtype="float32"))
             array = _quantize_like_tflite(array, port)
             notes.append(

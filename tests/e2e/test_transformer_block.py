@@ -2,7 +2,8 @@
 
 The block of tests/transformer_block.py (random weights, an outlier channel, a padding mask)
 is quantized with SmoothQuant W8A8 and compiled for cortex-m4 (reference kernels and the DSP
-variants) and cortex-m55 (Helium), where every integer transformer kernel runs under QEMU:
+variants), cortex-m55 (Helium) and cortex-a72, where every integer transformer kernel runs
+under QEMU:
 batch_matmul, the masked softmax on int16 scores, layer_norm, the GELU table and the int16
 residual adds. The boards' outputs must equal the reference interpreter bit for bit, and the
 quantized block must stay close to onnxruntime float.
@@ -73,7 +74,7 @@ def test_block_uses_the_transformer_kernels(block):
 @pytest.mark.qemu
 @pytest.mark.cross
 @pytest.mark.parametrize("target,kernels", [
-    ("cortex-m4", "ref"), ("cortex-m4", "auto"), ("cortex-m55", "auto"),
+    ("cortex-m4", "ref"), ("cortex-m4", "auto"), ("cortex-m55", "auto"), ("cortex-a72", "auto"),
 ])
 def test_block_bit_exact_on_microcontroller(block, tmp_path, target, kernels):
     path, graph = block

@@ -9,8 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
+from edgec.frontend import load_model
 from edgec.frontend.onnx import load_onnx
 from edgec.ir import Graph, Node, Quant, Tensor
 from edgec.passes import PIPELINE, Pass, run_passes
@@ -20,6 +22,7 @@ from edgec.passes.fold_batchnorm import fold_batchnorm
 from edgec.passes.fuse_activation import fuse_activations
 from edgec.passes.layout import clean_layout
 from edgec.reference.interpreter import run, run_samples
+from tests.transformer_block import transformer_block
 
 MODELS = Path(os.environ.get("EDGEC_MODELS", "/work/shared/models"))
 RNG = np.random.default_rng(3)
@@ -386,3 +389,13 @@ def test_model_passes_keep_outputs(name):
     actual = run_samples(optimized, feeds)[optimized.outputs[0]]
     scale = float(np.abs(expected).max()) or 1.0
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5 * scale)
+
+
+def test_fold_scalars_moves_score_scale_into_batch_matmul(tmp_path):
+    path = tmp_path / "block.onnx"
+    onnx.save(transformer_block(), path)
+    graph = load_model(path)
+
+    matmuls = [node for node in graph.nodes if node.op == "batch_matmul"]
+    assert [node.attrs["alpha"] for node in matmuls] == pytest.approx([0.25, 1.0])
+    assert not any(node.op == "mul" for node in graph.nodes)

@@ -419,14 +419,14 @@ def test_int16_layers_not_aliased_in_place():
     assert node_alias(nodes["conv1"], graph) is not None
 
 
-def test_check_dtypes_rejects_int16_add():
+def test_lowering_rejects_mixed_int8_int16_add():
     _, graph, _ = _quantized({"dw", "conv2"})
     add = next(node for node in graph.nodes if node.op == "add")
     add.inputs[0] = "c3_int16"
 
-    with pytest.raises(UnsupportedAttributeError, match="int8 activations only.*'c3_int16' "
-                                                        "\\(int16, node 'add'\\)"):
-        check_dtypes(graph, split_boundary(graph))
+    with pytest.raises(UnsupportedAttributeError,
+                       match="node 'add' \\(add\\): inputs and output are int16, int8"):
+        build_model_code(graph, "model", None)
 
 
 def test_lowering_rejects_int16_to_int16_quantize():

@@ -27,6 +27,8 @@ class Port:
     size: int  # elements
     quant: Quant | None
     dtype: str = "int8"  # dtype of ``tensor`` inside model_invoke
+    # Accepted values of a token-id input: the rows of the gather table that reads it.
+    value_range: tuple[int, int] | None = None
 
     @property
     def is_float(self) -> bool:
@@ -69,7 +71,8 @@ def split_boundary(graph: Graph) -> Boundary:
 def _input_port(graph: Graph, name: str, removed: set[int]) -> Port:
     tensor = graph.tensors[name]
     if tensor.dtype != "float32":
-        return Port(name, tensor.dtype, name, tensor.shape, tensor.size, tensor.quant, tensor.dtype)
+        return Port(name, tensor.dtype, name, tensor.shape, tensor.size, tensor.quant, tensor.dtype,
+                    _index_range(graph, name))
     consumers = graph.consumers(name)
     if len(consumers) != 1 or consumers[0].op != "quantize":
         raise UnsupportedOperatorError(
@@ -79,6 +82,14 @@ def _input_port(graph: Graph, name: str, removed: set[int]) -> Port:
     removed.add(id(node))
     inner = graph.tensors[node.outputs[0]]
     return Port(name, "float32", inner.name, tensor.shape, tensor.size, inner.quant, inner.dtype)
+
+
+def _index_range(graph: Graph, name: str) -> tuple[int, int] | None:
+    """Return [-V, V - 1] for an input that gather nodes read as indices (V table rows,
+    the smallest table if several), else None. Negative ids count from the end, as in ONNX."""
+    rows = [graph.tensors[node.inputs[0]].shape[0] for node in graph.consumers(name)
+            if node.op == "gather" and node.inputs[1] == name]
+    return (-min(rows), min(rows) - 1) if rows else None
 
 
 def _output_port(graph: Graph, name: str, removed: set[int]) -> Port:

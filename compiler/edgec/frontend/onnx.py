@@ -50,7 +50,7 @@ from edgec.frontend.onnx_patterns import EDGEC_DOMAIN, fuse_patterns
 from edgec.frontend.onnx_qdq import check_qdq_nodes, is_qdq_model, raise_problems, strip_qdq
 from edgec.frontend.onnx_qdq_build import build_integer_graph
 from edgec.frontend.onnx_registry import CONVERTERS, NodeView, display_name, find_converter
-from edgec.frontend.onnx_values import ConversionContext
+from edgec.frontend.onnx_values import ConversionContext, IntegerInputError
 from edgec.ir.graph import Graph
 
 __all__ = ["MIN_OPSET", "load_onnx"]
@@ -307,7 +307,11 @@ def _convert(
             continue
         entry = find_converter(node.op_type, opset)
         first = len(graph.nodes)
-        entry.fn(ctx, NodeView(node, entry, opset))
+        try:
+            entry.fn(ctx, NodeView(node, entry, opset))
+        except IntegerInputError as exc:
+            raise UnsupportedOperatorError(
+                f"node '{display_name(node)}' ({node.op_type}): {exc}") from exc
         if origins is not None:
             origins.update((id(ir_node), node) for ir_node in graph.nodes[first:])
 

@@ -60,6 +60,11 @@ def _perm_suffix(perm: tuple[int, ...]) -> str:
     return "perm" + "".join(str(axis) for axis in perm)
 
 
+class IntegerInputError(UnsupportedOperatorError):
+    """An integer graph input reaches a converter that needs a float tensor; the loader
+    adds the node's name to the message."""
+
+
 @dataclass
 class Activation:
     """A non-constant ONNX value: its ONNX shape and the IR tensors that hold it.
@@ -121,9 +126,10 @@ class ConversionContext:
             return self._own_constant(np.transpose(data, perm), name, ("perm", name, perm))
         value = self.activations[name]
         if value.integer:
-            raise UnsupportedOperatorError(
+            raise IntegerInputError(
                 f"integer input '{name}' is read by an op other than an embedding Gather or "
-                "an attention mask; integer inputs can only be token ids or masks"
+                "an attention mask; integer inputs can only be token ids or masks, so compute "
+                "the rest of the model from float inputs"
             )
         perm = identity(len(value.shape)) if perm is None else tuple(perm)
         if perm in value.forms:
