@@ -9,8 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from edgec.codegen.boundary import split_boundary
-from edgec.codegen.generator import build_model_code, check_dtypes
+from edgec.codegen.generator import build_model_code
 from edgec.errors import QuantizationError, UnsupportedAttributeError
 from edgec.ir import Graph, Node, Quant, Tensor
 from edgec.lower.params import kernel_params

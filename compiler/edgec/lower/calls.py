@@ -598,6 +598,6 @@ def _pad(node: Node, graph: Graph, ctx: LoweringContext) -> KernelCall:
 
 
 # The transformer ops register themselves from their own modules.
-import edgec.lower.calls_attention  # noqa: E402,F401
-import edgec.lower.calls_matmul  # noqa: E402,F401
-import edgec.lower.calls_norm  # noqa: E402,F401
+import edgec.lower.calls_attention
+import edgec.lower.calls_matmul
+import edgec.lower.calls_norm  # noqa: F401

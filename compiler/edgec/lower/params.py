@@ -543,6 +543,6 @@ def _clip_params(node: Node, graph: Graph) -> KernelParams:
 
 
 # The transformer ops register themselves from their own modules.
-import edgec.lower.params_attention  # noqa: E402,F401
-import edgec.lower.params_matmul  # noqa: E402,F401
-import edgec.lower.params_norm  # noqa: E402,F401
+import edgec.lower.params_attention
+import edgec.lower.params_matmul
+import edgec.lower.params_norm  # noqa: F401
