@@ -37,7 +37,7 @@ def test_float_token_ids_get_integer_advice():
         check_input(arrays, TOKEN_PORT)
 
 
-def test_verify_block_with_int64_mask_on_host(tmp_path):
+def test_verify_block_with_int64_mask(tmp_path):
     model = tmp_path / "block.onnx"
     onnx.save(transformer_block(), model)
     np.savez(tmp_path / "calib.npz", **block_inputs(8, seed=2))

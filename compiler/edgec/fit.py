@@ -141,8 +141,9 @@ CALL_SITE_BYTES = {
     "edgec_requantize_s16_s8": 48,  # not measured
     "edgec_softmax_s8": 48,  # 28
     "edgec_transpose_s8": 32,  # 24
-    # Transformer kernels: not measured in a model; a caller minus an empty function
-    # (batch_matmul, gather, masked_mean), else the figure of a call with as many arguments.
+    # Transformer kernels, not measured in a model. The batch_matmul, gather and masked_mean
+    # rows are a caller minus an empty function. The others take the figure of a call with
+    # as many arguments.
     "edgec_add_s16": 80,  # 72
     "edgec_batch_matmul_s8": 64,  # 44
     "edgec_batch_matmul_s8_s16": 64,  # 44

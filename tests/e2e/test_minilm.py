@@ -64,8 +64,9 @@ def test_minilm_fuses_into_transformer_ops(minilm):
     graph = load_model(transformer.minilm_paths(minilm)[0])
 
     ops = Counter(node.op for node in graph.nodes)
-    assert ops["layer_norm"] == 13 and ops["gelu"] == 6 and ops["batch_matmul"] == 12
-    assert ops["softmax"] == 6 and ops["masked_mean"] == 1 and ops["l2_normalize"] == 1
+    expected = {"layer_norm": 13, "gelu": 6, "batch_matmul": 12, "softmax": 6,
+                "masked_mean": 1, "l2_normalize": 1}
+    assert {op: ops[op] for op in expected} == expected
     assert all(node.inputs[1] == "attention_mask" for node in graph.nodes if node.op == "softmax")
     assert [graph.tensors[name].dtype for name in graph.inputs] == ["int32", "int32"]
 
@@ -90,7 +91,7 @@ def test_smoothquant_w8a8_embeddings_close_to_float(minilm):
 
 @pytest.mark.qemu
 @pytest.mark.cross
-def test_smoothquant_w8a8_bit_exact_on_cortex_a53(minilm, tmp_path):
+def test_w8a8_bit_exact_on_cortex_a53(minilm, tmp_path):
     graph = _quantized(minilm, "SmoothQuant W8A8")
     evals, _ = _float_embeddings(minilm)
     few = {name: values[:BOARD_SENTENCES] for name, values in evals.items()}
@@ -120,7 +121,7 @@ def test_smoothquant_gptq_w4a8_g32_reaches_098(minilm):
     assert cosines.mean() > rtn.mean(), f"GPTQ {cosines.mean():.4f}, RTN {rtn.mean():.4f}"
 
 
-def test_w4a8_weights_below_40_percent_of_float(minilm):
+def test_w4a8_weights_below_40_percent(minilm):
     graph = _quantized(minilm, "GPTQ W4A8 g32")
 
     ratio = transformer.weight_bytes(graph) / transformer.float_weight_bytes(minilm)

@@ -391,7 +391,7 @@ def test_model_passes_keep_outputs(name):
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5 * scale)
 
 
-def test_fold_scalars_moves_score_scale_into_batch_matmul(tmp_path):
+def test_score_scale_folds_into_batch_matmul(tmp_path):
     path = tmp_path / "block.onnx"
     onnx.save(transformer_block(), path)
     graph = load_model(path)

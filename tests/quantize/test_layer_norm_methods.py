@@ -38,7 +38,7 @@ def _assert_same_function(before, after) -> None:
     np.testing.assert_allclose(run_samples(after, feeds)["output"], expected, atol=2e-4)
 
 
-def test_smoothquant_folds_into_a_layer_norm_copy(block):
+def test_smoothquant_folds_into_norm_copy(block):
     smoothed, lines = smooth_activations(block, block_inputs(8, seed=2), alpha=0.5)
 
     copies = _smoothed_norms(smoothed)
@@ -49,7 +49,7 @@ def test_smoothquant_folds_into_a_layer_norm_copy(block):
     _assert_same_function(block, smoothed)
 
 
-def test_awq_scales_the_layers_of_a_layer_norm(block):
+def test_awq_scales_norm_group(block):
     scaled, lines = apply_awq(block, block_inputs(8, seed=2), lambda node: INT4_G32)
 
     norms = [node.name for node in block.nodes if node.op == "layer_norm"]

@@ -33,7 +33,7 @@ def test_rows_of_padding_tokens_dropped():
     assert np.array_equal(kept[0], array[0, [0, 2]])
 
 
-def test_other_shapes_and_empty_masks_pass_unchanged():
+def test_other_shapes_pass_unchanged():
     values = {"mask": np.zeros((1, 4), dtype=np.int32)}
     tokens = np.ones((1, 4, 3), dtype=np.float32)
     scores = np.ones((1, 2, 4, 4), dtype=np.float32)

@@ -376,8 +376,11 @@ def _is_string_array(array) -> bool:
 
 
 def _c_string_body(values: np.ndarray) -> str:
-    """The bytes of ``values`` as string literals of 64 octal escapes per line; the array
-    has exactly as many elements, so no terminating zero is stored."""
+    """Format the bytes of ``values`` as string literals of 64 octal escapes per line.
+
+    The array has exactly as many elements as the strings have characters, so C stores no
+    terminating zero.
+    """
     codes = np.asarray(values).astype(np.int64) & 0xFF
     return "\n    ".join(
         '"' + "".join(_OCTAL_ESCAPES[codes[i : i + 64]]) + '"' for i in range(0, len(codes), 64)

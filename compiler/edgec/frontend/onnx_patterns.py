@@ -155,6 +155,7 @@ def _match_layer_norm(node: onnx.NodeProto, index: GraphIndex) -> Fusion | None:
     sqrt = index.op(node.input[1], "Sqrt")
     if sub is None or sqrt is None:
         return None
+
     mean = index.op(sub.input[1], "ReduceMean")
     add_eps = index.op(sqrt.input[0], "Add")
     if mean is None or add_eps is None or mean.input[0] != sub.input[0]:
@@ -169,6 +170,7 @@ def _match_layer_norm(node: onnx.NodeProto, index: GraphIndex) -> Fusion | None:
     if index.scalar(square.input[1]) != 2.0 or not (index.last_axis(mean) and
                                                      index.last_axis(variance)):
         return None
+
     x = sub.input[0]
     replaced = [mean, sub, square, variance, add_eps, sqrt, node]
     gamma, beta, out, last = _affine_tail(node.output[0], index, replaced)
@@ -179,6 +181,7 @@ def _match_layer_norm(node: onnx.NodeProto, index: GraphIndex) -> Fusion | None:
     beta = beta if beta is not None else np.zeros(width, np.float32)
     if gamma.size != width or beta.size != width:
         return None
+
     names = _add_constants(index, last.name or out, {"gamma": gamma, "beta": beta})
     fused = helper.make_node("LayerNormalization", [x, names["gamma"], names["beta"]], [out],
                              name=(last.name or out) + "/fused", axis=-1, epsilon=epsilon)
@@ -218,10 +221,10 @@ def _last_dim(index: GraphIndex, name: str) -> int | None:
 
 def _add_constants(index: GraphIndex, base: str, arrays: dict[str, np.ndarray]) -> dict[str, str]:
     names = {}
-    taken = {init.name for init in index.model.graph.initializer}
+    existing = {init.name for init in index.model.graph.initializer}
     for key, array in arrays.items():
         name = f"{base}/{key}"
-        while name in taken:
+        while name in existing:
             name += "_"
         index.model.graph.initializer.append(numpy_helper.from_array(array, name))
         index.constants[name] = array
@@ -241,17 +244,19 @@ def _match_gelu(node: onnx.NodeProto, index: GraphIndex) -> Fusion | None:
         return None
     x = scale.input[0]
     factor = index.scalar(scale.input[1])
-    wanted = np.sqrt(2.0) if scale.op_type == "Div" else 1 / np.sqrt(2.0)
+    expected = np.sqrt(2.0) if scale.op_type == "Div" else 1 / np.sqrt(2.0)
     plus_one = index.only_reader(node.output[0])
-    if not _close(factor, wanted) or plus_one is None or plus_one.op_type != "Add":
+    if not _close(factor, expected) or plus_one is None or plus_one.op_type != "Add":
         return None
     if index.scalar(_other(plus_one, node.output[0])) != 1.0:
         return None
+
     product = index.only_reader(plus_one.output[0])
     if product is None or product.op_type != "Mul":
         return None
     partner = _other(product, plus_one.output[0])
     replaced = [scale, node, plus_one, product]
+
     if partner == x:
         half = index.only_reader(product.output[0])
         if half is None or half.op_type != "Mul" or not _close(
@@ -265,6 +270,7 @@ def _match_gelu(node: onnx.NodeProto, index: GraphIndex) -> Fusion | None:
             return None
         replaced.append(half)
         last = product
+
     fused = helper.make_node("Gelu", [x], [last.output[0]], name=(last.name or x) + "/fused")
     return Fusion(fused, last, replaced)
 
@@ -273,7 +279,7 @@ def _match_gelu(node: onnx.NodeProto, index: GraphIndex) -> Fusion | None:
 
 
 class MaskProbe:
-    """Evaluates a mask-derived value for probe masks, by running its extracted subgraph."""
+    """Evaluator of mask-derived values on probe masks: it runs their extracted subgraph."""
 
     def __init__(self, index: GraphIndex) -> None:
         self.index = index
@@ -319,8 +325,8 @@ def _mask_source(index: GraphIndex, name: str) -> str | None:
 
 
 def _is_key_mask_term(values: list[np.ndarray], probes: list[np.ndarray]) -> bool:
-    """Whether each value is 0 where the probe mask is set and <= MASKED_LOGIT elsewhere,
-    broadcast along the last axis."""
+    """Check that each value is 0 where the probe mask is set and at most MASKED_LOGIT
+    elsewhere, broadcast along the last axis."""
     for value, probe in zip(values, probes):
         keep = probe.reshape(-1) != 0
         if value.shape[-1] != keep.size:
@@ -357,7 +363,7 @@ def _softmax_over_last(node: onnx.NodeProto, index: GraphIndex) -> bool:
 
 
 def _is_float_mask(values: list[np.ndarray], probes: list[np.ndarray]) -> bool:
-    """Whether each value is the probe mask as 0/1 floats of shape (1, K, 1)."""
+    """Check that each value is the probe mask as 0/1 floats of shape (1, K, 1)."""
     return all(
         value.shape == (1, probe.size, 1)
         and np.array_equal(value.reshape(-1), (probe.reshape(-1) != 0).astype(value.dtype))
@@ -454,8 +460,8 @@ def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _rewrite(model: onnx.ModelProto, fusions: list[Fusion]) -> None:
-    """Put each fused node where its anchor was, drop the replaced nodes, then every node
-    whose outputs nobody reads."""
+    """Put each fused node where its anchor was, and drop the replaced nodes and then every
+    node whose outputs no node or graph output reads."""
     anchors = {id(f.anchor): f.node for f in fusions}
     dropped = {id(n) for f in fusions for n in f.replaced}
     nodes = []
@@ -474,9 +480,9 @@ def _rewrite(model: onnx.ModelProto, fusions: list[Fusion]) -> None:
 
 def _without_dead_nodes(nodes: list, outputs: set[str]) -> list:
     needed = set(outputs)
-    kept = []
+    live = []
     for node in reversed(nodes):
         if any(out in needed for out in node.output):
-            kept.append(node)
+            live.append(node)
             needed.update(name for name in node.input if name)
-    return list(reversed(kept))
+    return list(reversed(live))

@@ -4,7 +4,7 @@ mean pooling, L2 normalisation).
 
 Every op here works on the model's own (ONNX) layout: transformer activations are (batch,
 tokens, hidden) or (batch, heads, tokens, depth), never images, so nothing moves to NHWC.
-Integer graph inputs (token ids, attention masks) are int32 IR tensors; a converter takes
+Integer graph inputs (token ids, attention masks) are int32 IR tensors. A converter takes
 them as gather indices or as masks and rejects them anywhere else.
 """
 
@@ -57,7 +57,7 @@ def convert_layer_norm(ctx: ConversionContext, node: NodeView) -> None:
 
 @converter("Gelu", attrs={"approximate": "none"})
 def convert_gelu(ctx: ConversionContext, node: NodeView) -> None:
-    """Gelu (exact, erf form); the tanh approximation is rejected."""
+    """Convert Gelu in its exact erf form. The tanh approximation is rejected."""
     if node.attrs["approximate"] != "none":
         raise node.reject_attribute("approximate", node.attrs["approximate"], "'none'")
     x = node.input(0)
@@ -70,7 +70,7 @@ def convert_gather(ctx: ConversionContext, node: NodeView) -> None:
     """Gather of rows of a constant 2-D table (an embedding) at integer input indices."""
     table = ctx.constant(node.input(0))
     if table.ndim != 2 or int(node.attrs["axis"]) != 0:
-        raise node.reject(f"only rows (axis 0) of a 2-D table are supported; got table shape "
+        raise node.reject(f"only rows (axis 0) of a 2-D table are supported, got table shape "
                           f"{list(table.shape)} and axis {node.attrs['axis']}")
     indices = _integer_input(ctx, node, node.input(1), "index input")
     name = ctx.constant_tensor(table.astype(np.float32), f"{node.input(0)}/table",
@@ -85,7 +85,7 @@ def convert_batch_matmul(ctx: ConversionContext, node: NodeView) -> None:
     a, b = node.input(0), node.input(1)
     shape_a, shape_b = ctx.shape(a), ctx.shape(b)
     if len(shape_a) < 2 or shape_a[:-2] != shape_b[:-2] or shape_a[-1] != shape_b[-2]:
-        raise node.reject(f"needs (..., M, K) x (..., K, N) with equal batch dims; got "
+        raise node.reject(f"needs (..., M, K) x (..., K, N) with equal batch dims, got "
                           f"{list(shape_a)} x {list(shape_b)}")
     out = ctx.new_output(node.output(), shape_a[:-1] + (shape_b[-1],))
     ctx.add_node("batch_matmul", node.name,
@@ -109,7 +109,7 @@ def convert_masked_mean(ctx: ConversionContext, node: NodeView) -> None:
     x = node.input(0)
     shape = ctx.shape(x)
     if len(shape) != 3 or shape[0] != 1:
-        raise node.reject(f"needs a (1, tokens, hidden) input; got {list(shape)}")
+        raise node.reject(f"needs a (1, tokens, hidden) input, got {list(shape)}")
     mask = _integer_input(ctx, node, node.input(1), "mask")
     out = ctx.new_output(node.output(), (1, shape[2]))
     ctx.add_node("masked_mean", node.name, [_float_activation(ctx, node, x), mask], [out])

@@ -8,8 +8,8 @@ Stages:
    else, becomes one add of the summed constant (the token-type and position embeddings of
    a BERT embedding layer).
 
-Both rewrite float graphs only; the removed nodes' outputs are renamed so graph outputs keep
-their names.
+Both rewrite float graphs only, and neither removes a node that writes a graph output, so
+graph outputs keep their names.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ def _fold_matmul_scale(graph: Graph, node: Node) -> None:
     operand = _constant_operand(graph, node)
     if operand is None or operand[1].size != 1 or node.attrs.get("activation") is not None:
         return
+    if node.outputs[0] in graph.outputs:
+        return  # the output keeps its node, so that graph outputs keep their names
     source, value = operand
     matmul = _single_reader_producer(graph, source, "batch_matmul")
     if matmul is None or not is_plain_float(graph, [*matmul.inputs, source]):
@@ -63,6 +65,8 @@ def _fold_matmul_scale(graph: Graph, node: Node) -> None:
 def _merge_constant_adds(graph: Graph, node: Node) -> None:
     operand = _constant_operand(graph, node)
     if operand is None or node.attrs.get("activation") is not None:
+        return
+    if node.outputs[0] in graph.outputs:
         return
     source, outer = operand
     inner = _single_reader_producer(graph, source, "add")

@@ -6,7 +6,7 @@ the others, but nothing reads them: the mask removes them from every attention a
 the pooling. Their values are not those of real tokens, so statistics over them would
 widen activation ranges and skew GPTQ's and AWQ's input moments with rows that never
 matter. ``real_token_rows`` keeps the rows of the real tokens of a (1, tokens, channels)
-activation; every other tensor, and every graph without such a mask, passes unchanged.
+activation. Every other tensor, and every graph without such a mask, passes unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def real_token_rows(array: np.ndarray, values: Mapping[str, np.ndarray],
                     mask_name: str | None) -> np.ndarray:
     """Return the rows of ``array`` (1, tokens, channels) whose mask is not 0.
 
-    ``values`` holds the sample's graph inputs. Any other shape, a sample without real
+    ``values`` contains the sample's graph inputs. Any other shape, a sample without real
     tokens, or ``mask_name`` None gives ``array`` unchanged.
     """
     if mask_name is None or array.ndim != 3 or array.shape[0] != 1:

@@ -188,8 +188,8 @@ def softmax(node: Node, inputs: list, graph: Graph) -> list:
 
 
 def _softmax_keep(inputs: list, shape: tuple[int, ...]) -> np.ndarray:
-    """The positions a softmax uses: all, or those with a non-zero mask. A row whose mask
-    is all zero uses all positions with equal inputs (uniform), as the ONNX mask gives."""
+    """Return the positions a softmax uses: all, or those with a non-zero mask. The caller
+    makes a row whose mask is all zero uniform, as the ONNX additive mask does."""
     if len(inputs) < 2 or inputs[1] is None:
         return np.ones(shape, dtype=bool)
     return np.broadcast_to(np.asarray(inputs[1]).reshape(-1) != 0, shape)
@@ -226,7 +226,8 @@ def gelu(node: Node, inputs: list, graph: Graph) -> list:
 
 
 def gelu_values(x: np.ndarray) -> np.ndarray:
-    """The exact GELU, x * Phi(x), in float64 (math.erf per element: numpy has no erf)."""
+    """Compute the exact GELU, x * Phi(x), in float64 (math.erf per element, because numpy
+    has no erf)."""
     erf = np.vectorize(math.erf, otypes=[np.float64])
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 

@@ -123,7 +123,7 @@ def apply_awq(
 
 
 def _norm_groups(graph: Graph, selected: set[str]) -> list[NormGroup]:
-    """The LayerNorm groups (``smoothquant_norm``) restricted to the selected layers."""
+    """Return the LayerNorm groups (``smoothquant_norm``) restricted to the selected layers."""
     groups = []
     for group in norm_groups(graph):
         layers = [layer for layer in group.layers if layer.name in selected]
@@ -136,8 +136,8 @@ def _scale_group(
     graph: Graph, group: NormGroup, inputs: dict[str, LayerInputs],
     settings_for: Callable[[Node], LayerSettings], alphas: list[float],
 ) -> str:
-    """Search one alpha for the layers that read a LayerNorm (the sum of their output
-    MSEs), and fold the scales into the LayerNorm; return the change line."""
+    """Search one alpha for the layers that read a LayerNorm, by the sum of their output
+    MSEs, and fold the scales into the LayerNorm. Return the change line."""
     channel_mean = inputs[group.layers[0].name].channel_mean_abs()
     arrays = {layer.name: layer_arrays(graph, layer)[0] for layer in group.layers}
 

@@ -1,19 +1,19 @@
 """SmoothQuant for the linear layers that read a LayerNorm (transformer blocks).
 
 Where it sits: ``smooth_activations`` calls ``norm_groups`` first and smooths each group
-here; the layers of a group are then left out of the producer-layer pairing. AWQ
+here. The layers of a group are then left out of the producer-layer pairing. AWQ
 (``awq.apply_awq``) folds its scales into the same groups with ``fold_factors``.
 
 A group is a layer_norm node L and the fully_connected layers that read its output X (the
 query, key and value projections of one attention block read the same X). One factor per
-channel serves the whole group, s_j = max|X_j|^alpha / max_B max|W_B_j|^(1 - alpha) with
-the maximum over the group's layers B, as the paper does for the shared input of Q, K and
-V. The division by s_j goes into L's gamma and beta, which is exact: L's output channel j
-is gamma_j * n_j + beta_j.
+channel serves the whole group: s_j = max|X_j|^alpha / max_B max|W_B_j|^(1 - alpha), with
+the maximum over the group's layers B. SmoothQuant (Xiao et al. 2023, arXiv:2211.10438)
+smooths the shared input of Q, K and V the same way. The division by s_j goes into L's
+gamma and beta, which is exact, because L's output channel j is gamma_j * n_j + beta_j.
 
 Post-LayerNorm encoders (BERT, MiniLM) also add X to the block's output (the residual),
 which must keep the unsmoothed values. When another node reads X, the group gets its own
-copy of L (``<name>/smoothed``) with the divided gamma and beta; the other readers keep the
+copy of L (``<name>/smoothed``) with the divided gamma and beta, and the other readers keep the
 original L. A copy costs one more normalisation of the same input, far less work than the
 linear layers it serves.
 """
@@ -63,7 +63,7 @@ def norm_groups(graph: Graph) -> list[NormGroup]:
 
 def smooth_group(graph: Graph, group: NormGroup, activation_max: np.ndarray,
                  alpha: float) -> str:
-    """Rescale the channels between ``group.norm`` and its layers; return the change line."""
+    """Rescale the channels between ``group.norm`` and its layers, and return the change line."""
     channels = activation_max.size
     weight_max = np.zeros(channels)
     for layer in group.layers:
@@ -96,7 +96,7 @@ def fold_factors(graph: Graph, group: NormGroup, factors: np.ndarray) -> str:
                                                        factors), None)
     if norm is group.norm:
         return ""
-    return " (a copy of the LayerNorm; the residual keeps the original)"
+    return " (a copy of the LayerNorm, so the residual keeps the original)"
 
 
 def _norm_for_layers(graph: Graph, group: NormGroup) -> Node:
