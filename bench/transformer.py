@@ -79,7 +79,7 @@ def quantize(models: Path, document: dict) -> Graph:
 
 
 def weight_bytes(graph: Graph) -> int:
-    """Bytes of the graph's constants as the generated C stores them."""
+    """Return the size in bytes of the graph's constants as the generated C stores them."""
     return sum(constant_bytes(t) for t in graph.tensors.values() if t.is_constant)
 
 

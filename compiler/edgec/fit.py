@@ -76,8 +76,8 @@ KERNEL_CODE_BYTES = {
     "edgec_layer_norm_s8_s16": 1152,  # 1136
     "edgec_layer_norm_s16_s16": 1216,  # 1164
     "edgec_masked_mean_s8": 960,  # 896
-    "edgec_softmax_masked_s8": 1600,  # 1564
-    "edgec_softmax_s16_s8": 1600,  # 1560
+    "edgec_softmax_masked_s8": 1664,  # 1648
+    "edgec_softmax_s16_s8": 1664,  # 1656
     "edgec_fully_connected_s8_s16": 768,  # 712
     "edgec_fully_connected_s8_s4_s16": 960,  # 956
 }

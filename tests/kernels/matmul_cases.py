@@ -99,8 +99,10 @@ def _masked_mean_call(node: Node, graph: Graph, feeds: dict):
 
 
 def rejected(case: KernelCase, name: str, change: Callable[[KernelCase], None]) -> KernelCase:
-    """A copy of ``case`` with arguments that ``change`` makes invalid: the kernel must return
-    EDGEC_ERROR_ARGUMENT and leave the output untouched."""
+    """Copy ``case`` under ``name`` and let ``change`` make its arguments invalid.
+
+    The kernel must return EDGEC_ERROR_ARGUMENT and leave the output untouched.
+    """
     bad = copy.deepcopy(case)
     bad.name = name
     bad.symbols = {}
@@ -146,8 +148,10 @@ def set_array_value(role: str, index: int, value: int) -> Callable[[KernelCase],
 
 
 def _largest_sums(depth: int, sign: int, scales: tuple[float, float]) -> dict:
-    """Inputs whose first output column sums sign * 255 * 255 * depth, just below 2**31 in
-    magnitude for the largest depth, and whose second column sums sign * 255 * 128 * depth.
+    """Build inputs whose first output column sums to sign * 255 * 255 * depth.
+
+    That sum is just below 2**31 in magnitude for the largest depth. The second column sums
+    to sign * 255 * 128 * depth.
 
     input1 is all 127 with zero point -128, so every centered value is 255. For a positive
     sign input2 has zero point -128 and columns of 127 and 0 (centered 255 and 128). For a
@@ -165,7 +169,7 @@ def _largest_sums(depth: int, sign: int, scales: tuple[float, float]) -> dict:
 
 
 def _extreme_matmul_cases(rng: np.random.Generator, output_dtype: str) -> list[KernelCase]:
-    """Multipliers and shifts at the ends of their range, and the largest sums."""
+    """Build cases with multipliers and shifts at the ends of their range, and the largest sums."""
     extremes = {"output_dtype": output_dtype}
     depth = MAX_MATMUL_DEPTH
     smallest_multiplier_scale = float(np.float32(2**-20 / (1.5 * 2**-32)))
@@ -209,7 +213,7 @@ def _extreme_matmul_cases(rng: np.random.Generator, output_dtype: str) -> list[K
 
 
 def _common_matmul_cases(rng: np.random.Generator, output_dtype: str) -> list[KernelCase]:
-    """Cases of both batch_matmul kernels; the output dtype picks the kernel."""
+    """Build the cases of both batch_matmul kernels. The output dtype picks the kernel."""
     dtype = {"output_dtype": output_dtype}
     heads = (1, 12)
     attention_scale = inverse_sqrt(32)
@@ -370,9 +374,11 @@ def gather_cases() -> list[KernelCase]:
 
 
 def _real_embedding_cases(rng: np.random.Generator) -> list[KernelCase]:
-    """Word embeddings of real MiniLM token ids: the rows of one calibration sentence, taken
-    from a table of random rows (the real 30522 x 384 table is too large for a test program).
-    Skipped when the calibration data is absent."""
+    """Build a gather of the real MiniLM token ids of two calibration sentences.
+
+    The rows come from a table of random rows, because the real 30522 x 384 table is too
+    large for a test program. Returns no case when the calibration data is absent.
+    """
     path = models_dir() / "data" / "calib" / "minilm.npz"
     if not path.is_file():
         return []
@@ -389,7 +395,7 @@ def _real_embedding_cases(rng: np.random.Generator) -> list[KernelCase]:
 
 
 def _prefix_mask(lengths, rows: int) -> np.ndarray:
-    """A mask of ones on the first ``length`` rows of each batch, zeros after."""
+    """Return a mask of ones on the first ``length`` rows of each batch and zeros after."""
     return (np.arange(rows)[np.newaxis, :] < np.asarray(lengths)[:, np.newaxis]).astype(np.int32)
 
 
@@ -474,8 +480,10 @@ def masked_mean_cases() -> list[KernelCase]:
 
 
 def _largest_mean_sums(rows: int) -> np.ndarray:
-    """Input with zero point -128 whose channel 0 sums to 255 * rows, the largest sum, and
-    whose channel 1 sums to 80, a mean the output can represent after the left shift."""
+    """Build an input for zero point -128 whose channel 0 sums to 255 * rows, the largest sum.
+
+    Channel 1 sums to 80, a mean that the output can represent after the left shift.
+    """
     values = np.full((1, rows, 2), 127, np.int8)
     values[0, :, 1] = -128
     values[0, :80, 1] = -127

@@ -79,8 +79,10 @@ def _l2_normalize_call(node, graph, feeds):
 
 
 def rejected(case: KernelCase, name: str, change: Callable[[KernelCase], None]) -> KernelCase:
-    """A copy of ``case`` whose arguments ``change`` makes invalid: the kernel must return
-    EDGEC_ERROR_ARGUMENT and write nothing."""
+    """Copy ``case`` under ``name`` and let ``change`` make its arguments invalid.
+
+    The kernel must return EDGEC_ERROR_ARGUMENT and write nothing.
+    """
     bad = copy.deepcopy(case)
     bad.name = name
     bad.symbols = {}
@@ -128,10 +130,12 @@ def layer_norm_cases() -> list[KernelCase]:
     outlier_rows = normal_rows(rng, (4, 64), 3.0)
     outlier_rows[:, 5] = 120
     outlier_rows[:, 40] = -128
+
     constant = np.full((3, 9), 17, dtype=np.int8)
     constant[1] = -128
     constant[2] = 127
     signs = np.array([1.0, -1.5, 0.0, 2.0, -0.25, 0.0, 1.0, -3.0])
+
     cases = [
         layer_norm_case("MiniLM block: 32 rows of 384", normal_rows(rng, (32, 384), 30.0, 4),
                         input_quant=(0.05, 4), gamma=gamma, beta=beta),
@@ -143,6 +147,8 @@ def layer_norm_cases() -> list[KernelCase]:
                         gamma=rng.normal(1, 0.5, 7), beta=rng.normal(0, 0.5, 7)),
         layer_norm_case("constant rows output beta", constant, input_quant=(0.1, 17),
                         gamma=rng.normal(1, 0.5, 9), beta=rng.normal(0, 0.5, 9)),
+
+        # Zero points at the int8 limits.
         layer_norm_case("rows alternating -128 and 127, zero point -128",
                         np.tile(_alternating(16, -128, 127, "int8"), (2, 1)),
                         input_quant=(0.05, -128), gamma=1.0, beta=0.0),
@@ -152,6 +158,8 @@ def layer_norm_cases() -> list[KernelCase]:
                         input_quant=(0.03, 0), gamma=1.0, beta=2.0, output_quant=(0.02, -128)),
         layer_norm_case("output zero point 127", random_rows(rng, (3, 20)),
                         input_quant=(0.03, 0), gamma=1.0, beta=-2.0, output_quant=(0.02, 127)),
+
+        # gamma, beta and epsilon.
         layer_norm_case("negative and zero gamma", random_rows(rng, (4, 8)),
                         input_quant=(0.05, 1), gamma=signs, beta=rng.normal(0, 0.3, 8)),
         layer_norm_case("outlier channels with 100x the others", outlier_rows,
@@ -162,6 +170,8 @@ def layer_norm_cases() -> list[KernelCase]:
                         gamma=1.0, beta=0.0, epsilon=0.0),
         layer_norm_case("epsilon term 2**59, near its 2**60 limit", random_rows(rng, (2, 100)),
                         input_quant=(4e-10, 0), gamma=1.0, beta=0.0, epsilon=1e-5),
+
+        # Limits of the parameters, the largest depth and a 4-D input.
         layer_norm_case("output scale 0.002 saturates", random_rows(rng, (3, 24)),
                         input_quant=(0.05, 0), gamma=1.0, beta=0.1, output_quant=(0.002, 0)),
         layer_norm_case("gamma ratio near 2**24", random_rows(rng, (2, 12)),
@@ -177,6 +187,7 @@ def layer_norm_cases() -> list[KernelCase]:
         layer_norm_case("4-D input (1, 2, 3, 40)", random_rows(rng, (1, 2, 3, 40)),
                         input_quant=(0.1, -3), gamma=rng.normal(1, 0.3, 40), beta=0.05),
     ]
+
     valid = cases[2]
     cases += [
         rejected(valid, "rejects negative rows", _set_field("rows", value=-1)),
@@ -191,6 +202,7 @@ def layer_norm_cases() -> list[KernelCase]:
         rejected(valid, "rejects right shift 63", _set_element("right_shifts", 1, 63)),
         rejected(valid, "rejects offset above 2**56", _set_element("offsets", 0, 2**56 + 1)),
     ]
+
     return cases + _random_layer_norm_cases(rng, 25, "int8")
 
 
@@ -200,9 +212,11 @@ def layer_norm_s16_cases() -> list[KernelCase]:
     gamma, beta = _gamma_beta(rng, 384)
     outlier_rows = normal_rows(rng, (3, 64), 300.0, dtype="int16")
     outlier_rows[:, 7] = 30000
+
     constant = np.full((3, 5), -32768, dtype=np.int16)
     constant[1] = 32767
     constant[2] = 0
+
     cases = [
         layer_norm_case("MiniLM block: 32 rows of 384",
                         normal_rows(rng, (32, 384), 3000.0, dtype="int16"),
@@ -214,6 +228,8 @@ def layer_norm_s16_cases() -> list[KernelCase]:
                         gamma=[1.0, 2.0], beta=[0.1, -0.1], **s16),
         layer_norm_case("odd depth 7", random_rows(rng, (4, 7), "int16"),
                         input_quant=(1e-4, 0), gamma=rng.normal(1, 0.5, 7), beta=0.2, **s16),
+
+        # Extreme input values and a non-zero output zero point.
         layer_norm_case("constant rows at the int16 limits", constant, input_quant=(1e-3, 0),
                         gamma=rng.normal(1, 0.5, 5), beta=rng.normal(0, 0.5, 5), **s16),
         layer_norm_case("rows alternating -32768 and 32767",
@@ -224,6 +240,8 @@ def layer_norm_s16_cases() -> list[KernelCase]:
         layer_norm_case("output zero point -128", random_rows(rng, (2, 30), "int16"),
                         input_quant=(1e-3, 0), gamma=1.0, beta=2.0,
                         output_quant=(0.02, -128), **s16),
+
+        # gamma and epsilon.
         layer_norm_case("negative gamma", random_rows(rng, (2, 30), "int16"),
                         input_quant=(1e-3, 0), gamma=-rng.uniform(0.5, 2, 30), beta=0.0, **s16),
         layer_norm_case("outlier channel with 100x the others", outlier_rows,
@@ -235,6 +253,8 @@ def layer_norm_s16_cases() -> list[KernelCase]:
                         gamma=1.0, beta=0.0, epsilon=0.0, **s16),
         layer_norm_case("epsilon 1e-12 on scale 1", random_rows(rng, (2, 16), "int16"),
                         input_quant=(1.0, 0), gamma=1.0, beta=0.0, epsilon=1e-12, **s16),
+
+        # Saturation and the largest depth.
         layer_norm_case("output scale 0.001 saturates", random_rows(rng, (2, 24), "int16"),
                         input_quant=(1e-3, 0), gamma=1.0, beta=0.0,
                         output_quant=(0.001, 0), **s16),
@@ -246,6 +266,7 @@ def layer_norm_s16_cases() -> list[KernelCase]:
                         .reshape(1, 8192).astype(np.int16),
                         input_quant=(1e-3, 0), gamma=1.0, beta=0.0, **s16),
     ]
+
     valid = cases[2]
     cases += [
         rejected(valid, "rejects input_offset 1", _set_field("params", "input_offset", value=1)),
@@ -254,20 +275,27 @@ def layer_norm_s16_cases() -> list[KernelCase]:
         rejected(valid, "rejects negative right shift", _set_element("right_shifts", 0, -1)),
         rejected(valid, "rejects offset below -2**56", _set_element("offsets", 1, -(2**56) - 1)),
     ]
+
     return cases + _random_layer_norm_cases(rng, 20, "int16")
 
 
 def _one_outlier_row(depth: int, low: int, high: int, dtype: str) -> np.ndarray:
-    """One row of ``high`` with a single ``low`` element: its normalized value is
-    -sqrt(depth - 1), the largest magnitude a row of this depth can have."""
+    """Return one row of ``high`` with a single ``low`` element.
+
+    The normalized value of that element is -sqrt(depth - 1), the largest magnitude a row
+    of this depth can have.
+    """
     row = np.full((1, depth), high, dtype=NUMPY_TYPES[dtype])
     row[0, depth // 3] = low
     return row
 
 
 def _int16_output_cases(rng: np.random.Generator, dtype: str) -> list[KernelCase]:
-    """Scenarios of the int16-output kernels for an int8 or int16 input: saturation at the
-    int16 limits, constant rows, depths 1 to 8192 and extreme gamma / output_scale."""
+    """Build the scenarios of the int16-output kernels for an int8 or int16 input.
+
+    They cover saturation at the int16 limits, constant rows, depths 1 to 8192 and extreme
+    gamma / output_scale.
+    """
     low, high = (-128, 127) if dtype == "int8" else (-32768, 32767)
     spread = 30.0 if dtype == "int8" else 3000.0
     input_scale = 0.05 if dtype == "int8" else 5e-4
@@ -395,16 +423,19 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _random_output_quant(rng: np.random.Generator, dtype: str) -> tuple[float, int]:
-    """An explicit output (scale, zero point); the smaller scales saturate many outputs."""
+    """Draw an explicit output (scale, zero point). The smaller scales saturate many outputs."""
     if dtype == "int16":
         return _log_uniform(rng, 1e-6, 1e-2), 0
     return _log_uniform(rng, 1e-3, 1.0), int(rng.integers(-128, 128))
 
 
 def _int16_output_quant(output_quant, values, input_quant, gamma, beta, epsilon):
-    """``output_quant`` (None: the float result's range) with its scale raised to at least
-    2**-23 * max|gamma|, so that params accept gamma / output_scale. Depth-1 rows, whose
-    float result is beta alone, and the smallest random scales fall below it."""
+    """Return ``output_quant`` with its scale raised to at least 2**-23 * max|gamma|.
+
+    With ``output_quant`` None, the scale covers the float result's range. The raised scale
+    lets params accept gamma / output_scale. Depth-1 rows, whose float result is beta
+    alone, and the smallest random scales fall below that minimum.
+    """
     if output_quant is None:
         real = dequantize(values, *input_quant)
         output_quant = range_quant(float_layer_norm_values(real, gamma, beta, epsilon), "int16")
@@ -452,8 +483,10 @@ def _one_hot_rows(depth: int, values, zero_point: int) -> np.ndarray:
 
 
 def _rows_with_sums_of_squares(targets, depth: int) -> np.ndarray:
-    """int8 rows for zero point -128 (x = q + 128 in [0, 255]) whose sums of x**2 are
-    ``targets``, built greedily from the largest squares."""
+    """Build int8 rows for zero point -128 whose sums of x**2 are ``targets``.
+
+    Here x = q + 128 is in [0, 255]. The rows are filled greedily from the largest squares.
+    """
     rows = np.full((len(targets), depth), -128, dtype=np.int64)
     for row, target in enumerate(targets):
         remaining, column = target, 0

@@ -2,9 +2,10 @@
 int16 output (int8 and int4 weights), and the int16 add.
 
 ``PROGRAMS`` lists (program name, C sources in runtime_c/kernels/ref, case builder). Each
-program has named scenarios: MiniLM slices, sizes 1 and odd sizes around the 16-value blocks
-of the fully connected loop, zero points -128 and 127, saturation at the int16 limits,
-extreme multipliers, rounding ties and the largest accumulations the parameters accept.
+program has named scenarios. They cover MiniLM slices, sizes 1 and odd sizes around the
+16-value blocks of the fully connected loop, and zero points -128 and 127. Others test
+saturation at the int16 limits, extreme multipliers, rounding ties and the largest
+accumulations the parameters accept.
 Then come cases with invalid arguments (EDGEC_ERROR_ARGUMENT and an untouched output) and
 seeded random configurations. The graphs and call builders are in
 ``tests.kernels.residual_graphs``.

@@ -1,6 +1,9 @@
-"""Parameters and kernel calls of the attention ops: which C kernel a softmax or gelu node
-calls with which arguments, the inputs their parameters reject, and a small generated
-project with these kernels run on the host."""
+"""Tests of the parameters and kernel calls of the attention ops.
+
+They check which C kernel a softmax or gelu node calls and with which arguments, and the
+inputs that their parameters reject. The last test runs a small generated project with
+these kernels on the host.
+"""
 
 from __future__ import annotations
 
@@ -175,13 +178,13 @@ def test_gelu_lowers_to_table_kernel():
 def test_gelu_table_entry_is_output_of_input():
     table = gelu_table(0.05, -3, 0.03, -100)
 
-    # Input -3 is real 0 and gelu(0) = 0: the output zero point.
+    # Input -3 is real 0, and gelu(0) = 0 is the output zero point.
     assert table[-3 + 128] == -100
-    # Input 127 is real 6.5, gelu(6.5) = 6.5 to 1e-9: 216.67 steps above the zero point.
+    # Input 127 is real 6.5, and gelu(6.5) = 6.5 to 1e-9 is 216.67 steps above the zero point.
     assert table[255] == 117
-    # Input -128 is real -6.25: gelu is -6.25 * Phi(-6.25), about -1e-9, so 0 steps.
+    # Input -128 is real -6.25, and gelu(-6.25) = -6.25 * Phi(-6.25) is about -1e-9, so 0 steps.
     assert table[0] == -100
-    # Input -38 is real -1.75: gelu(-1.75) = -0.0702, -2.34 steps.
+    # Input -38 is real -1.75, and gelu(-1.75) = -0.0702 is -2.34 steps.
     assert table[-38 + 128] == -102
 
 
@@ -245,8 +248,8 @@ def test_gelu_rejects_per_channel_input():
 
 
 def test_attention_graph_runs_bit_exact_on_host(tmp_path):
-    """An int16 masked softmax, a gelu on its output and a masked int8 softmax, compiled
-    into a project and run on the host, equal the reference interpreter."""
+    """Compile an int16 masked softmax, a gelu on its output and a masked int8 softmax into
+    a project, run it on the host and compare with the reference interpreter."""
     depth = 12
     graph = Graph()
     graph.add_tensor(Tensor("x", (1, 3, depth), "int8", quant=_quant(0.1, 3)))
@@ -267,11 +270,11 @@ def test_attention_graph_runs_bit_exact_on_host(tmp_path):
     samples = np.random.default_rng(0).integers(-128, 128, size=(5, 1, 3, depth))
 
     report = generate(graph, load_target("host"), tmp_path / "project", "model", None)
-    board = run_project(tmp_path / "project", {"x": samples.astype(np.int8)})
+    host_outputs = run_project(tmp_path / "project", {"x": samples.astype(np.int8)})
     reference = run_samples(graph, {"x": samples.astype(np.int8)})
 
     kernels = [layer["kernel"] for layer in report["layers"]]
     assert kernels[1:] == ["edgec_softmax_s16_s8", "edgec_gelu_s8", "edgec_softmax_masked_s8"]
     for output in graph.outputs:
-        np.testing.assert_array_equal(board[output].reshape(reference[output].shape),
+        np.testing.assert_array_equal(host_outputs[output].reshape(reference[output].shape),
                                       reference[output])

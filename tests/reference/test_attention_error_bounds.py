@@ -5,10 +5,11 @@ maximum error that edgec.reference.int_attention documents. The C kernels repeat
 at the top of their files and equal these functions bit for bit (tests/kernels).
 
 - the fixed-point exp of the softmax, ``exp_on_negative_values(a, 5)``, over the Q5.26
-  inputs in [-2**31, 0]: on a grid of step 2**11, every input in [-2**21, 0], where the
-  error peaks, and the ends of the range and of the softmax's radius (-31);
+  inputs in [-2**31, 0]. The sweep covers a grid of step 2**11, every input in
+  [-2**21, 0] (where the error peaks), and the ends of the range and of the softmax's
+  radius (-31).
 - the int16 and the masked int8 softmax against the float64 softmax of the dequantized
-  inputs over the kept positions (uniform for a row whose positions are all masked);
+  inputs over the unmasked positions (uniform for a row whose positions are all masked).
 - the int8 GELU table against the float64 GELU for every int8 input, and the int16 i-GELU
   polynomial for every int16 input.
 """
@@ -46,7 +47,7 @@ FLOAT_EPSILON = 1e-9
 
 @pytest.fixture(scope="module")
 def exp_sweep() -> tuple[np.ndarray, np.ndarray]:
-    """The swept Q5.26 inputs in increasing order and their exp_on_negative_values."""
+    """Return the swept Q5.26 inputs in increasing order and their exp_on_negative_values."""
     grid = np.arange(-(2**31), 1, 2**11, dtype=np.int64)
     near_zero = np.arange(-(2**21), 1, dtype=np.int64)
     ends = np.array([-(2**31), -(2**31) + 1, -SOFTMAX_EXP_RADIUS, -SOFTMAX_EXP_RADIUS - 1, -1, 0])
@@ -108,8 +109,11 @@ def _mask(rng: np.random.Generator, kind: str, depth: int) -> np.ndarray | None:
 
 
 def _rows(rng: np.random.Generator, depth: int, low: int, high: int) -> np.ndarray:
-    """Random rows with spreads from 1 step to the whole range, plus rows of the extremes
-    and rows with ties at their maximum."""
+    """Draw random rows with spreads from 1 step to the whole range.
+
+    The first three rows are replaced by rows of the extremes, and the fourth gets ties at
+    its maximum.
+    """
     spread = rng.choice([1, 10, 100, 1000, 10000, high - low], size=(ROWS_PER_DEPTH, 1))
     centre = rng.integers(low, high + 1, size=(ROWS_PER_DEPTH, 1))
     noise = rng.standard_normal((ROWS_PER_DEPTH, depth)) * spread
@@ -122,18 +126,24 @@ def _rows(rng: np.random.Generator, depth: int, low: int, high: int) -> np.ndarr
 
 
 def _float_softmax(real: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Float64 softmax over the kept positions; uniform when none is kept."""
+    """Compute the float64 softmax over the unmasked positions.
+
+    A row whose positions are all masked gets the uniform distribution.
+    """
     keep = np.ones(real.shape[-1], dtype=bool) if mask is None else mask != 0
     if not keep.any():
         return np.full(real.shape, 1.0 / real.shape[-1])
-    kept = np.where(keep, real, -np.inf)
-    exps = np.where(keep, np.exp(kept - kept.max(axis=-1, keepdims=True)), 0.0)
+    unmasked = np.where(keep, real, -np.inf)
+    exps = np.where(keep, np.exp(unmasked - unmasked.max(axis=-1, keepdims=True)), 0.0)
     return exps / exps.sum(axis=-1, keepdims=True)
 
 
 def _softmax_errors(rng, scale, zero_point, dtype, low, high) -> tuple[float, float]:
-    """Return the largest errors in output LSB over depths 1 .. 64 and every mask kind:
-    against the float probability capped at 255/256, and against the uncapped one."""
+    """Return the largest errors in output LSB over depths 1 .. 64 and every mask kind.
+
+    The first error is against the float probability capped at 255/256, the second against
+    the uncapped one.
+    """
     capped_worst, uncapped_worst = 0.0, 0.0
     for depth in range(1, 65):
         params = _softmax_params(scale, zero_point, dtype, depth)

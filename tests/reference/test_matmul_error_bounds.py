@@ -52,12 +52,12 @@ def one_node_graph(op: str, inputs: list[Tensor], output: Tensor, rounding: str,
 
 
 def random_zero_point(rng: np.random.Generator) -> int:
-    """-128, 127 or a uniform int8 zero point, each a third of the time."""
+    """Draw -128, 127 or a uniform int8 zero point, each a third of the time."""
     return int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
 
 
 def clamped_steps(real: np.ndarray, scale: float, zero_point: int, dtype: str) -> np.ndarray:
-    """``real`` in output steps (zero point added), clamped to the output type's range."""
+    """Convert ``real`` to output steps (zero point added), clamped to the output type's range."""
     low, high = OUTPUT_RANGES[dtype]
     return np.clip(real / np.float64(scale) + zero_point, low, high)
 
@@ -66,8 +66,8 @@ def clamped_steps(real: np.ndarray, scale: float, zero_point: int, dtype: str) -
 
 
 def matmul_errors(rng: np.random.Generator, rounding: str, dtype: str) -> tuple[float, float]:
-    """Run one random batch_matmul; return (largest error minus its allowance, largest
-    error), both in output steps."""
+    """Run one random batch_matmul and return its largest error minus the allowance, and
+    its largest error, both in output steps."""
     batch = tuple(int(d) for d in rng.integers(1, 4, size=rng.integers(0, 3)))
     rows, depth, columns = (int(v) for v in rng.integers(1, 40, size=3))
     zero_point1, zero_point2 = random_zero_point(rng), random_zero_point(rng)
@@ -147,8 +147,8 @@ def masked_mean_error(rng: np.random.Generator, rounding: str, mask: np.ndarray,
 
 
 def random_mask(rng: np.random.Generator, rows: int) -> np.ndarray:
-    """A (1, rows) mask: all masked, all kept, one or two kept rows (two give the largest
-    error), or random with a random density."""
+    """Draw a (1, rows) mask that is all masked, all unmasked, unmasked in one or two rows
+    (two give the largest error), or random with a random density."""
     kind = rng.integers(5)
     if kind == 0:
         return np.zeros((1, rows), np.int32)
@@ -225,7 +225,7 @@ def test_masked_mean_real_minilm_masks_within_bound(rounding):
 
 
 def minilm_word_embeddings() -> np.ndarray:
-    """The 30522 x 384 word-embedding table of the real MiniLM model."""
+    """Load the 30522 x 384 word-embedding table of the real MiniLM model."""
     path = models_dir() / "onnx" / "minilm.onnx"
     if not path.is_file():
         pytest.skip(f"model file {path} is absent; set EDGEC_MODELS to the models folder")

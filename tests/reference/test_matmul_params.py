@@ -1,7 +1,9 @@
-"""Parameters, reference kernels and lowering of batch_matmul, gather and masked_mean on
-small hand-built graphs: what ``edgec.lower.params_matmul`` accepts and rejects (one test per
-error), the values it derives, the gather index errors of ``edgec.reference.int_matmul`` and
-the C calls of ``edgec.lower.calls_matmul``.
+"""Tests of the parameters, reference kernels and lowering of batch_matmul, gather and
+masked_mean on small hand-built graphs.
+
+They cover what ``edgec.lower.params_matmul`` accepts and rejects (one test per error) and
+the values it derives. They also cover the gather index errors of
+``edgec.reference.int_matmul`` and the C calls of ``edgec.lower.calls_matmul``.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def test_batch_matmul_rejects_depth_above_limit():
 
 
 def test_batch_matmul_accepts_left_shift_16():
-    # Sums up to 128 * 128 = 2**14; a real multiplier of 1.3 * 2**15 has shift 16.
+    # Sums reach 128 * 128 = 2**14, and a real multiplier of 1.3 * 2**15 has shift 16.
     graph = matmul_graph((4, 1), (1, 4), out_quant=(float(np.float32(1 / (1.3 * 2**15))), 0),
                          quant1=(1.0, 0), quant2=(1.0, 0))
 
@@ -218,7 +220,7 @@ def test_gather_rejects_activation_table():
 
 
 def test_gather_rejects_int64_indices():
-    with pytest.raises(UnsupportedAttributeError, match="int64; expected int32"):
+    with pytest.raises(UnsupportedAttributeError, match="int64, expected int32"):
         params_of(gather_graph(indices_dtype="int64"))
 
 
@@ -264,7 +266,7 @@ def test_masked_mean_rejects_rows_above_limit():
 
 
 def test_masked_mean_rejects_wrapping_left_shift():
-    # 2000 rows of up to 128 make sums up to 256000 < 2**18; a shift of 14 reaches 2**32.
+    # 2000 rows of up to 128 make sums up to 256000 < 2**18, so a shift of 14 reaches 2**32.
     graph = masked_mean_graph((1, 2000, 2), (1, 2000), (1, 2), in_quant=(1.0, 0),
                               out_quant=(float(np.float32(1 / (1.5 * 2**13))), 0))
 

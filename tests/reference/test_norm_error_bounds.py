@@ -77,9 +77,10 @@ def _row_kinds(rng: np.random.Generator, rows: int, depth: int, dtype: str,
 
 
 def _exact_layer_norm(real: np.ndarray, gamma, beta, epsilon: float) -> np.ndarray:
-    """The float layer_norm kernel's float64 arithmetic, without its final float32 cast;
-    gamma and beta are float32 values as in the graph. NaN for a constant row with
-    epsilon 0."""
+    """Repeat the float layer_norm kernel's float64 arithmetic, without its final float32 cast.
+
+    gamma and beta are float32 values as in the graph. A constant row with epsilon 0 gives NaN.
+    """
     gamma = np.asarray(gamma, np.float32).astype(np.float64)
     beta = np.asarray(beta, np.float32).astype(np.float64)
     centered = real - real.mean(axis=-1, keepdims=True)
@@ -103,7 +104,7 @@ def _layer_norm_errors(values: np.ndarray, input_quant, gamma, beta, epsilon: fl
     expected = _exact_layer_norm(dequantize(values, *input_quant), gamma, beta, epsilon)
     expected = np.clip(expected, scale * (low - zero_point), scale * (high - zero_point))
     errors = np.abs(scale * (output - zero_point) - expected) / scale
-    # The float result of a constant row with epsilon 0 is NaN (0 / 0); the kernel gives beta.
+    # The float result of a constant row with epsilon 0 is NaN (0 / 0), but the kernel gives beta.
     errors = errors[np.isfinite(errors)]
     ratio = float(np.max(np.abs(np.asarray(gamma, np.float32) / np.float32(scale))))
     return errors, ratio

@@ -1,6 +1,8 @@
-"""Integer parameters and kernel calls of layer_norm and l2_normalize
-(edgec.lower.params_norm, edgec.lower.calls_norm): the values they derive and the nodes
-they reject."""
+"""Tests of the integer parameters and kernel calls of layer_norm and l2_normalize.
+
+They check the values that edgec.lower.params_norm and edgec.lower.calls_norm derive, and
+the nodes that they reject.
+"""
 
 from __future__ import annotations
 
@@ -73,8 +75,8 @@ def test_layer_norm_output_range_by_type():
 
 
 def test_layer_norm_int16_smaller_right_shifts():
-    # An output scale 256 times smaller makes gamma / s_out 256 times larger: the same
-    # multiplier with a right shift 8 smaller, and offsets 256 times larger.
+    # An output scale 256 times smaller makes gamma / s_out 256 times larger. The multiplier
+    # stays the same, the right shift is 8 smaller and the offsets are 256 times larger.
     gamma, beta = [1.0, -2.0, 0.3, 3.0], [0.5, -0.25, 0.0, 0.125]
     int8 = _params(_layer_norm(gamma=gamma, beta=beta, output_quant=(2.0**-7, 0)))
     int16 = _params(_layer_norm(gamma=gamma, beta=beta, output_quant=(2.0**-15, 0),
@@ -86,16 +88,19 @@ def test_layer_norm_int16_smaller_right_shifts():
 
 
 def _exact_output_steps(z: int, multiplier: int, shift: int, offset: int) -> list[int]:
-    """The magnitudes of step 5 of layer_norm_rows for one element, in exact integers:
-    z * multiplier plus its rounding term, the Q16 sum, and the sum plus its rounding term."""
+    """Compute the magnitudes of step 5 of layer_norm_rows for one element in exact integers.
+
+    Returns |z * multiplier| plus its rounding term, |Q16 sum|, and |Q16 sum| plus its
+    rounding term.
+    """
     product = z * multiplier
     fixed = (product + ((1 << shift) >> 1)) // (1 << shift) + offset
     return [abs(product) + (1 << shift) // 2, abs(fixed), abs(fixed) + (1 << 15)]
 
 
 def test_layer_norm_int16_steps_fit_int64():
-    # gamma / s_out just below 2**24 and beta far beyond the int16 range: the largest
-    # multipliers, smallest right shifts and offsets at 2**56 that params produce.
+    # gamma / s_out just below 2**24 and beta far beyond the int16 range give the largest
+    # multipliers, the smallest right shifts and the offsets at 2**56 that params produce.
     gamma = np.array([1.0, -1.0, 0.999, -0.999])
     graph = _layer_norm(np.zeros((1, 4), dtype=np.int16), dtype="int16", input_quant=(1e-3, 0),
                         gamma=gamma, beta=[1e12, -1e12, -1e12, 1e12],
@@ -110,7 +115,7 @@ def test_layer_norm_int16_steps_fit_int64():
         for z in (largest_z, -largest_z):
             steps = _exact_output_steps(z, int(multiplier), int(shift), int(offset))
             assert max(steps) < 2**63
-            # Beyond 2**55 the int16 output saturates whatever the offset's clamp.
+            # Beyond 2**55 the int16 output saturates, however the offset is clamped.
             assert steps[1] > 2**55
 
 
@@ -223,7 +228,7 @@ def _l2(values=None, input_quant=(0.1, 3), epsilon=1e-12):
     return l2_normalize_graph(values, input_quant=input_quant, epsilon=epsilon)[0]
 
 
-def test_l2_normalize_params_hold_input_offset():
+def test_l2_normalize_params_contain_input_offset():
     assert _params(_l2())["input_offset"] == -3
 
 

@@ -42,7 +42,7 @@ def _float32(value) -> np.float64:
 
 
 def fully_connected_bound(shifts: np.ndarray, rounding: str) -> np.ndarray:
-    """The documented bound per output channel, in output steps."""
+    """Return the documented error bound per output channel, in output steps."""
     first_rounding = np.where(shifts < 0, 2.0 ** (np.minimum(shifts, 0) - 1), 0.0)
     if rounding == "single":
         first_rounding = np.zeros(shifts.shape)
@@ -50,7 +50,7 @@ def fully_connected_bound(shifts: np.ndarray, rounding: str) -> np.ndarray:
 
 
 def fully_connected_steps(graph, feeds) -> np.ndarray:
-    """The float64 layer on the dequantized tensors, in output steps (not clamped)."""
+    """Compute the float64 layer on the dequantized tensors, in output steps (not clamped)."""
     node = graph.nodes[0]
     source = graph.tensors[node.inputs[0]]
     filt = graph.tensors[node.inputs[1]]
@@ -67,7 +67,7 @@ def fully_connected_steps(graph, feeds) -> np.ndarray:
 
 
 def fully_connected_errors(graph, feeds, rounding: str) -> tuple[np.ndarray, np.ndarray]:
-    """The errors of the interpreter's outputs and their bounds, both in output steps."""
+    """Return the errors of the interpreter's outputs and their bounds, both in output steps."""
     graph.requantize_rounding = rounding
     node = graph.nodes[0]
     params = kernel_params(node, graph)
@@ -134,7 +134,7 @@ def test_fully_connected_s16_double_rounding_exceeds_half_step():
 
 
 def test_int16_output_error_far_below_int8_output_error():
-    """The same layer with an int16 output over the same range: 128 times more steps, so
+    """The same layer with an int16 output over the same range has 128 times more steps, so
     the real error is at least 64 times smaller than with an int8 output."""
     rng = np.random.default_rng(5104)
     graph, feeds = fully_connected_s16_graph(rng, input_shape=(32, 384), output_depth=16,
@@ -156,7 +156,7 @@ def test_int16_output_error_far_below_int8_output_error():
 
 
 def add_errors(graph, feeds, rounding: str) -> tuple[np.ndarray, float]:
-    """The errors of the interpreter's int16 add outputs and their bound, in output steps."""
+    """Return the errors of the interpreter's int16 add outputs and their bound, in output steps."""
     graph.requantize_rounding = rounding
     node = graph.nodes[0]
     params = kernel_params(node, graph)
@@ -200,8 +200,8 @@ def test_add_s16_error_within_bound(rounding):
 
 
 def test_add_s16_error_grows_with_output_multiplier():
-    """At the smallest accepted output scale (R just below 1) the input rescalings' rounding
-    shows: the error exceeds half a step but stays within 0.5 + 2R + 2**(s - 1)."""
+    """At the smallest accepted output scale (R just below 1), the rounding of the input
+    rescalings shows. The error exceeds half a step but stays within 0.5 + 2R + 2**(s - 1)."""
     rng = np.random.default_rng(5106)
     graph, feeds = add_s16_graph(rng.integers(-2, 3, size=500), rng.integers(-3, 4, size=500),
                                  scales=(1e-2, 3e-3), output_scale=1e-2 / 2**14 * 1.01)

@@ -1,9 +1,9 @@
-"""Parameters, kernel calls and kernel choice of the int16 residual stream.
+"""Tests of the parameters, kernel calls and kernel choice of the int16 residual stream.
 
 A fully_connected node with an int8 input and an int16 output calls
-edgec_fully_connected_s8_s16 (int4 weights: edgec_fully_connected_s8_s4_s16), and an add
-of int16 tensors calls edgec_add_s16. The parameters reject what these kernels cannot
-compute, no optimized variant (DSP, Helium, CMSIS-NN) takes such a node, and report.json
+edgec_fully_connected_s8_s16 (or edgec_fully_connected_s8_s4_s16 for int4 weights), and an
+add of int16 tensors calls edgec_add_s16. The parameters reject what these kernels cannot
+compute. No optimized variant (DSP, Helium, CMSIS-NN) takes such a node, and report.json
 names the predicate that failed. A generated project with two residual blocks runs on the
 host (and the Cortex-M4 under QEMU) and equals the reference interpreter bit for bit.
 """
@@ -35,8 +35,10 @@ def _quant(scale: float, zero_point: int = 0) -> Quant:
 
 def _add_filter(graph: Graph, name: str, shape, dtype: str = "int8",
                 group_size: int = 0) -> list[str]:
-    """Add an (O, I) filter and an int32 bias, drawn from a generator seeded by the filter's
-    name and shape; return the two tensor names."""
+    """Add an (O, I) filter and an int32 bias and return the two tensor names.
+
+    The values come from a generator seeded by the filter's name and shape.
+    """
     rng = np.random.default_rng([sum(map(ord, name)), *shape])
     output_depth, input_depth = shape
     limit = 7 if dtype == "int4" else 127
@@ -58,7 +60,7 @@ def _add_filter(graph: Graph, name: str, shape, dtype: str = "int8",
 
 def fc_graph(output_dtype: str = "int16", output_zero_point: int = 0, filter_dtype: str = "int8",
              group_size: int = 0) -> tuple[Graph, Node]:
-    """x (int8, (3, 20)) -> fully_connected -> y (3, 6) of ``output_dtype``."""
+    """Build x (int8, (3, 20)) -> fully_connected -> y (3, 6) of ``output_dtype``."""
     graph = Graph()
     graph.add_tensor(Tensor("x", (3, 20), "int8", quant=_quant(0.05, 3)))
     weights = _add_filter(graph, "w", (6, 20), filter_dtype, group_size)
@@ -194,7 +196,7 @@ def test_conv_rejects_int8_to_int16():
     ],
     ids=["zero point", "int8 input2", "int8 output", "sub", "broadcast", "output scale"],
 )
-def test_int16_add_rejects(changes, error, match):
+def test_int16_add_rejects_unsupported_node(changes, error, match):
     graph, node = add_graph(**changes)
 
     with pytest.raises(error, match=match):
@@ -244,7 +246,7 @@ def test_int8_output_fc_still_takes_variants():
 
 
 def residual_block_graph() -> Graph:
-    """Two residual blocks with an int16 stream, int8 linear layers in between.
+    """Build two residual blocks with an int16 stream and int8 linear layers in between.
 
     x -> fc1 (int8) -> fc2 (int8 -> int16) -> add with x as int16 -> r1, then
     r1 as int8 -> fc3 (int4 per group, int8 -> int16) -> add with r1 (ReLU) -> y.

@@ -17,8 +17,10 @@ from edgec.frontend.onnx_values import ConversionContext
 
 
 def _float_activation(ctx: ConversionContext, node: NodeView, name: str) -> str:
-    """Return the IR tensor of float activation ``name`` in ONNX layout (``ctx.tensor``
-    rejects integer inputs)."""
+    """Return the IR tensor of float activation ``name`` in ONNX layout.
+
+    ``ctx.tensor`` rejects integer inputs.
+    """
     return ctx.tensor(name)
 
 
@@ -36,20 +38,20 @@ def _last_axis(node: NodeView, axis: int, rank: int) -> None:
 
 @converter("LayerNormalization", attrs={"axis": -1, "epsilon": 1e-5, "stash_type": 1})
 def convert_layer_norm(ctx: ConversionContext, node: NodeView) -> None:
-    """LayerNormalization over the last axis with constant scale and optional bias."""
+    """Convert LayerNormalization over the last axis with a constant scale and optional bias."""
     x = node.input(0)
     shape = ctx.shape(x)
     _last_axis(node, int(node.attrs["axis"]), len(shape))
     width = shape[-1]
     params = []
-    for index, default in ((1, np.ones), (2, np.zeros)):
+    for index, default, role in ((1, np.ones, "gamma"), (2, np.zeros, "beta")):
         name = node.input(index)
         if name and not ctx.is_constant(name):
             raise node.reject(f"input '{name}' must be a constant")
         value = ctx.constant(name).astype(np.float32) if name else default(width, np.float32)
         if value.size != width:
             raise node.reject(f"input '{name}' has {value.size} values for {width} channels")
-        params.append(ctx.constant_tensor(value.reshape(width), f"{node.name}/{'gamma' if index == 1 else 'beta'}"))
+        params.append(ctx.constant_tensor(value.reshape(width), f"{node.name}/{role}"))
     out = ctx.new_output(node.output(), shape)
     ctx.add_node("layer_norm", node.name, [_float_activation(ctx, node, x), *params], [out],
                  {"epsilon": float(node.attrs["epsilon"])})
@@ -67,7 +69,7 @@ def convert_gelu(ctx: ConversionContext, node: NodeView) -> None:
 
 @converter("Gather", attrs={"axis": 0}, constant_inputs=(0,))
 def convert_gather(ctx: ConversionContext, node: NodeView) -> None:
-    """Gather of rows of a constant 2-D table (an embedding) at integer input indices."""
+    """Convert a Gather of rows of a constant 2-D table (an embedding) at integer indices."""
     table = ctx.constant(node.input(0))
     if table.ndim != 2 or int(node.attrs["axis"]) != 0:
         raise node.reject(f"only rows (axis 0) of a 2-D table are supported, got table shape "
@@ -80,8 +82,10 @@ def convert_gather(ctx: ConversionContext, node: NodeView) -> None:
 
 
 def convert_batch_matmul(ctx: ConversionContext, node: NodeView) -> None:
-    """MatMul of two activations with equal batch dims (Q times K transposed, attention
-    times V)."""
+    """Convert a MatMul of two activations with equal batch dims into batch_matmul.
+
+    Attention uses it for Q times K transposed and for the attention probabilities times V.
+    """
     a, b = node.input(0), node.input(1)
     shape_a, shape_b = ctx.shape(a), ctx.shape(b)
     if len(shape_a) < 2 or shape_a[:-2] != shape_b[:-2] or shape_a[-1] != shape_b[-2]:
@@ -95,7 +99,8 @@ def convert_batch_matmul(ctx: ConversionContext, node: NodeView) -> None:
 
 @converter("MaskedSoftmax")
 def convert_masked_softmax(ctx: ConversionContext, node: NodeView) -> None:
-    """Softmax over the last axis whose masked positions (mask 0) get probability 0."""
+    """Convert MaskedSoftmax: a softmax over the last axis that gives masked positions (mask 0)
+    probability 0."""
     x = node.input(0)
     mask = _integer_input(ctx, node, node.input(1), "mask")
     out = ctx.new_output(node.output(), ctx.shape(x))
@@ -105,7 +110,8 @@ def convert_masked_softmax(ctx: ConversionContext, node: NodeView) -> None:
 
 @converter("MaskedMean")
 def convert_masked_mean(ctx: ConversionContext, node: NodeView) -> None:
-    """Mean over axis 1 of the rows whose mask is not 0 (sentence-embedding pooling)."""
+    """Convert MaskedMean: the mean over axis 1 of the rows whose mask is not 0
+    (sentence-embedding pooling)."""
     x = node.input(0)
     shape = ctx.shape(x)
     if len(shape) != 3 or shape[0] != 1:
@@ -125,7 +131,7 @@ def convert_l2_normalize(ctx: ConversionContext, node: NodeView) -> None:
 
 @converter("LpNormalization", attrs={"axis": -1, "p": 2})
 def convert_lp_normalization(ctx: ConversionContext, node: NodeView) -> None:
-    """LpNormalization with p = 2 over the last axis."""
+    """Convert LpNormalization with p = 2 over the last axis into l2_normalize."""
     x = node.input(0)
     _last_axis(node, int(node.attrs["axis"]), len(ctx.shape(x)))
     if int(node.attrs["p"]) != 2:

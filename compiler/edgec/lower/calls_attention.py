@@ -14,7 +14,7 @@ from edgec.lower.calls import KernelCall, LoweringContext, lowers
 from edgec.lower.params import KernelParams, kernel_params
 from edgec.lower.params_attention import softmax_mask_name
 
-# Masked or int16 softmax kernels by input dtype; both take a mask pointer (NULL for none).
+# Masked or int16 softmax kernels by input dtype. Both take a mask pointer (NULL for none).
 MASKED_SOFTMAX_KERNELS = {"int8": "edgec_softmax_masked_s8", "int16": "edgec_softmax_s16_s8"}
 
 

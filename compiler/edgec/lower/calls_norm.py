@@ -13,7 +13,7 @@ from edgec.ir import Graph, Node
 from edgec.lower.calls import KernelCall, LoweringContext, lowers
 from edgec.lower.params import kernel_params
 
-# layer_norm kernel by (input type, output type); params_norm rejects every other pair.
+# layer_norm kernel by (input type, output type). params_norm rejects every other pair.
 LAYER_NORM_KERNELS = {
     ("int8", "int8"): "edgec_layer_norm_s8",
     ("int16", "int8"): "edgec_layer_norm_s16",

@@ -2,15 +2,15 @@
 
 Where it sits: ``edgec.lower.params`` computes the softmax multiplier, shift and
 ``diff_min`` and calls ``check_softmax_inputs`` here first, and gelu registers its
-parameters here with ``@params_for``. Everything is computed at compile time in float64;
+parameters here with ``@params_for``. Everything is computed at compile time in float64, and
 the kernels receive only integers.
 
 Softmax inputs (op "softmax", inputs ("input", "mask")): an int8 input of any zero point,
 or an int16 input of zero point 0, both per-tensor. The optional mask is an int32 tensor
 with one value per element of the last axis, shape (depth,) or (1, depth), applied to
 every row. An int16 input or a mask selects the ``edgec_softmax_s16_s8`` or
-``edgec_softmax_masked_s8`` kernel, whose sum of exps is 32-bit: their depth is limited to
-``MAX_MASKED_SOFTMAX_DEPTH``.
+``edgec_softmax_masked_s8`` kernel. Their sum of exps is 32-bit, so their depth is limited
+to ``MAX_MASKED_SOFTMAX_DEPTH``.
 
 GELU (op "gelu"), per-tensor: an int8 input of any zero point takes a 256-entry int8 table
 (``LookupTableParams.table``), whose entry i is the output of input value i - 128. An int16
@@ -39,7 +39,7 @@ MAX_MASKED_SOFTMAX_DEPTH = 8191
 @dataclass
 class LookupTableParams(KernelParams):
     """Kernel parameters with a lookup table, indexed by the input value minus the input
-    type's minimum (``table[i]`` is the output of int8 input ``i - 128``)."""
+    type's minimum. ``table[i]`` is the output of int8 input ``i - 128``."""
 
     table: np.ndarray | None = None
 
@@ -49,15 +49,17 @@ def _where(node: Node) -> str:
 
 
 def _per_tensor_quant(node: Node, graph: Graph, name: str) -> Quant:
-    """Return the per-tensor quantization of tensor ``name``; raise QuantizationError when
-    it has none or has one scale per channel."""
+    """Return the per-tensor quantization of tensor ``name``.
+
+    Raises QuantizationError when the tensor has none or has one scale per channel.
+    """
     quant = graph.tensors[name].quant
     if quant is None:
         raise QuantizationError(f"{_where(node)}: tensor '{name}' has no quantization parameters")
     if quant.scale.size != 1:
         raise QuantizationError(
-            f"{_where(node)}: tensor '{name}' has {quant.scale.size} scales; this op needs "
-            "one per-tensor scale and zero point"
+            f"{_where(node)}: tensor '{name}' has {quant.scale.size} scales, but this op "
+            "needs one per-tensor scale and zero point"
         )
     return quant
 
@@ -77,20 +79,21 @@ def check_softmax_inputs(node: Node, graph: Graph) -> None:
     source = graph.tensors[node.inputs[0]]
     if source.dtype not in ("int8", "int16"):
         raise UnsupportedAttributeError(
-            f"{_where(node)}: input '{source.name}' is {source.dtype}; the integer softmax "
-            "takes int8 or int16 inputs"
+            f"{_where(node)}: input '{source.name}' is {source.dtype}, but the integer "
+            "softmax takes int8 or int16 inputs"
         )
     quant = _per_tensor_quant(node, graph, source.name)
     if source.dtype == "int16" and int(quant.zero_point[0]) != 0:
         raise QuantizationError(
             f"{_where(node)}: int16 input '{source.name}' has zero point "
-            f"{int(quant.zero_point[0])}; int16 activations must be symmetric (zero point 0)"
+            f"{int(quant.zero_point[0])}, but int16 activations must be symmetric (zero "
+            "point 0)"
         )
 
     beta = float(node.attrs.get("beta", 1.0))
     if not (math.isfinite(beta) and beta >= 0.0):
         raise UnsupportedAttributeError(
-            f"{_where(node)}: beta is {beta}; the integer softmax needs a finite beta >= 0"
+            f"{_where(node)}: beta is {beta}, but the integer softmax needs a finite beta >= 0"
         )
     if uses_masked_softmax_kernel(node, graph):
         _check_masked_softmax(node, graph)
@@ -100,9 +103,9 @@ def _check_masked_softmax(node: Node, graph: Graph) -> None:
     depth = graph.tensors[node.inputs[0]].shape[-1]
     if depth > MAX_MASKED_SOFTMAX_DEPTH:
         raise UnsupportedAttributeError(
-            f"{_where(node)}: the last axis has {depth} elements; the int16 and masked "
-            f"softmax kernels take at most {MAX_MASKED_SOFTMAX_DEPTH}, where their 32-bit sum "
-            "of exps cannot wrap"
+            f"{_where(node)}: the last axis has {depth} elements, but the int16 and masked "
+            f"softmax kernels take at most {MAX_MASKED_SOFTMAX_DEPTH}, so that their 32-bit "
+            "sum of exps cannot wrap"
         )
     name = softmax_mask_name(node)
     if not name:
@@ -110,7 +113,7 @@ def _check_masked_softmax(node: Node, graph: Graph) -> None:
     mask = graph.tensors[name]
     if mask.dtype != "int32" or mask.shape not in ((depth,), (1, depth)):
         raise UnsupportedAttributeError(
-            f"{_where(node)}: mask '{name}' is {mask.dtype} of shape {mask.shape}; expected "
+            f"{_where(node)}: mask '{name}' is {mask.dtype} of shape {mask.shape}, expected "
             f"int32 of shape ({depth},) or (1, {depth}), one value per element of the last "
             "axis"
         )
@@ -122,8 +125,8 @@ def _gelu_params(node: Node, graph: Graph) -> KernelParams:
     dtypes = (graph.tensors[node.inputs[0]].dtype, graph.tensors[node.outputs[0]].dtype)
     if dtypes not in (("int8", "int8"), ("int16", "int8")):
         raise UnsupportedAttributeError(
-            f"{_where(node)}: input and output are {dtypes[0]} and {dtypes[1]}; the integer "
-            "gelu takes an int8 or int16 input and an int8 output"
+            f"{_where(node)}: input and output are {dtypes[0]} and {dtypes[1]}, but the "
+            "integer gelu takes an int8 or int16 input and an int8 output"
         )
     q_in = _per_tensor_quant(node, graph, node.inputs[0])
     q_out = _per_tensor_quant(node, graph, node.outputs[0])
@@ -131,7 +134,7 @@ def _gelu_params(node: Node, graph: Graph) -> KernelParams:
         scale = float(quant.scale[0])
         if not (math.isfinite(scale) and scale > 0.0):
             raise QuantizationError(
-                f"{_where(node)}: tensor '{name}' has scale {scale}; expected a finite scale > 0"
+                f"{_where(node)}: tensor '{name}' has scale {scale}, expected a finite scale > 0"
             )
     if dtypes[0] == "int16":
         return _integer_gelu_params(node, q_in, q_out)
@@ -144,7 +147,7 @@ def _gelu_params(node: Node, graph: Graph) -> KernelParams:
 
 def gelu_table(input_scale: float, input_zero_point: int, output_scale: float,
                output_zero_point: int) -> np.ndarray:
-    """Return the int8 outputs of the 256 int8 inputs -128 .. 127 (int8 array)."""
+    """Return the int8 GELU outputs of the 256 int8 inputs -128 .. 127 as an int8 array."""
     inputs = np.arange(QMIN["int8"], QMAX["int8"] + 1, dtype=np.int64)
     real = np.float64(input_scale) * (inputs - input_zero_point)
     scaled = gelu_values(real) / np.float64(output_scale)
@@ -173,8 +176,8 @@ def _integer_gelu_params(node: Node, q_in: Quant, q_out: Quant) -> KernelParams:
     where = _where(node)
     if int(q_in.zero_point[0]) != 0:
         raise QuantizationError(
-            f"{where}: int16 input '{node.inputs[0]}' has zero point {int(q_in.zero_point[0])}; "
-            "int16 activations must be symmetric (zero point 0)"
+            f"{where}: int16 input '{node.inputs[0]}' has zero point {int(q_in.zero_point[0])}, "
+            "but int16 activations must be symmetric (zero point 0)"
         )
     input_scale, output_scale = float(q_in.scale[0]), float(q_out.scale[0])
     mantissa, exponent = math.frexp(
@@ -188,7 +191,7 @@ def _integer_gelu_params(node: Node, q_in: Quant, q_out: Quant) -> KernelParams:
     if not 1 <= input_right_shift <= 62:
         raise QuantizationError(
             f"{where}: input scale {input_scale:g} is outside [6.2e-19, 2.8], where "
-            "|x| / sqrt(2) of the int16 gelu fits its Q2.29 format; requantize the input"
+            "|x| / sqrt(2) of the int16 gelu fits its Q2.29 format. Requantize the input"
         )
 
     output_multiplier, output_shift = quantize_multiplier(
@@ -197,7 +200,7 @@ def _integer_gelu_params(node: Node, q_in: Quant, q_out: Quant) -> KernelParams:
     if output_shift > 0:
         raise QuantizationError(
             f"{where}: input scale / output scale = {input_scale / output_scale:g} is 2**16 "
-            "or more, beyond the int16 gelu's output requantization; widen the output's range"
+            "or more, beyond the int16 gelu's output requantization. Widen the output's range"
         )
     values = {
         "input_multiplier": input_multiplier,

@@ -10,8 +10,8 @@ error naming the node.
   int8, or int16 with zero point 0 when a softmax follows. One Q31 multiplier represents
   ``alpha * s1 * s2 / s_out``. The int32 accumulator needs ``K * 255 * 255 < 2**31``, and the
   left shift of a multiplier of 1 or more must not wrap the largest accumulator.
-- gather: an int8 constant (V, C) table; the output has the table's quantization exactly.
-- masked_mean: the rescale ``s_in / s_out`` as one Q31 multiplier; the division by the number
+- gather: an int8 constant (V, C) table. The output has the table's quantization exactly.
+- masked_mean: the rescale ``s_in / s_out`` as one Q31 multiplier. The division by the number
   of unmasked rows happens in the kernel (see ``edgec.reference.int_matmul``).
 
 To add a check, raise ``UnsupportedAttributeError`` for a shape, type or attribute the kernel
@@ -29,7 +29,7 @@ from edgec.ir import Graph, Node, Quant
 from edgec.lower.params import MAX_CENTERED_INPUT, QMAX, QMIN, KernelParams, params_for
 from edgec.quantize.fixed_point import quantize_multiplier
 
-# The int32 accumulators hold sums of at most this magnitude.
+# Exclusive bound on the magnitude of a sum in the int32 accumulators.
 INT32_LIMIT = 2**31
 # Largest batch_matmul depth K with K * 255 * 255 < 2**31.
 MAX_MATMUL_DEPTH = (INT32_LIMIT - 1) // (MAX_CENTERED_INPUT * MAX_CENTERED_INPUT)
@@ -46,19 +46,19 @@ def _per_tensor_quant(node: Node, graph: Graph, name: str, dtypes: tuple[str, ..
     tensor = graph.tensors[name]
     if tensor.dtype not in dtypes:
         raise UnsupportedAttributeError(
-            f"{_where(node)}: tensor '{name}' is {tensor.dtype}; expected "
+            f"{_where(node)}: tensor '{name}' is {tensor.dtype}, expected "
             f"{' or '.join(dtypes)}"
         )
     quant = tensor.quant
     if quant is None:
         raise QuantizationError(
-            f"{_where(node)}: tensor '{name}' has no quantization parameters; quantize the "
+            f"{_where(node)}: tensor '{name}' has no quantization parameters. Quantize the "
             "graph first"
         )
     if quant.scale.size != 1:
         raise QuantizationError(
-            f"{_where(node)}: tensor '{name}' has {quant.scale.size} scales; this op needs "
-            "per-tensor quantization"
+            f"{_where(node)}: tensor '{name}' has {quant.scale.size} scales, but this op "
+            "needs per-tensor quantization"
         )
     zero_point = int(quant.zero_point[0])
     if not QMIN[tensor.dtype] <= zero_point <= QMAX[tensor.dtype]:
@@ -83,7 +83,7 @@ def _check_left_shift(node: Node, real: float, shift: int, largest_sum: int) -> 
     if shift > 0 and largest_sum << shift >= INT32_LIMIT:
         raise QuantizationError(
             f"{_where(node)}: the requantization multiplier {real:g} needs a left shift of "
-            f"{shift} bits, which can overflow int32 for sums up to {largest_sum}; use a "
+            f"{shift} bits, which can overflow int32 for sums up to {largest_sum}. Use a "
             "larger output scale"
         )
 
@@ -113,12 +113,12 @@ def matmul_dims(node: Node, graph: Graph) -> tuple[int, int, int, int]:
     out_shape = graph.tensors[node.outputs[0]].shape
     if len(shape1) < 2 or len(shape2) < 2:
         raise UnsupportedAttributeError(
-            f"{_where(node)}: inputs of shapes {shape1} and {shape2}; both need at least 2 "
-            "dimensions"
+            f"{_where(node)}: inputs have shapes {shape1} and {shape2}, but both need at "
+            "least 2 dimensions"
         )
     if shape1[:-2] != shape2[:-2]:
         raise UnsupportedAttributeError(
-            f"{_where(node)}: batch dimensions {shape1[:-2]} and {shape2[:-2]} differ; "
+            f"{_where(node)}: batch dimensions {shape1[:-2]} and {shape2[:-2]} differ. "
             "batch_matmul does not broadcast, so expand the smaller input first"
         )
     if shape1[-1] != shape2[-2]:
@@ -139,15 +139,15 @@ def _matmul_alpha(node: Node) -> float:
     alpha = float(node.attrs.get("alpha", 1.0))
     if not (math.isfinite(alpha) and alpha > 0):
         raise UnsupportedAttributeError(
-            f"{_where(node)}: alpha {alpha} is not supported; the integer kernel needs a "
-            "finite alpha > 0 (fold a sign into the next op)"
+            f"{_where(node)}: alpha {alpha} is not supported, because the integer kernel "
+            "needs a finite alpha > 0. Fold a sign into the next op"
         )
     return alpha
 
 
 @params_for("batch_matmul")
 def _batch_matmul_params(node: Node, graph: Graph) -> KernelParams:
-    """Offsets, multiplier and clamp range of ``alpha * input1 @ input2``."""
+    """Return the offsets, multiplier and clamp range of ``alpha * input1 @ input2``."""
     _, _, depth, _ = matmul_dims(node, graph)
     q1 = _per_tensor_quant(node, graph, node.inputs[0], ("int8",))
     q2 = _per_tensor_quant(node, graph, node.inputs[1], ("int8",))
@@ -156,12 +156,13 @@ def _batch_matmul_params(node: Node, graph: Graph) -> KernelParams:
     if out_dtype == "int16" and int(q_out.zero_point[0]) != 0:
         raise QuantizationError(
             f"{_where(node)}: int16 output '{node.outputs[0]}' has zero point "
-            f"{int(q_out.zero_point[0])}; int16 activations must be symmetric (zero point 0)"
+            f"{int(q_out.zero_point[0])}, but int16 activations must be symmetric (zero "
+            "point 0)"
         )
     if depth > MAX_MATMUL_DEPTH:
         raise UnsupportedAttributeError(
             f"{_where(node)}: depth {depth} can overflow the int32 accumulator "
-            f"(depth * 255 * 255 must be below 2**31, so at most {MAX_MATMUL_DEPTH}); split "
+            f"(depth * 255 * 255 must be below 2**31, so at most {MAX_MATMUL_DEPTH}). Split "
             "the product along its depth"
         )
 
@@ -188,7 +189,7 @@ def _batch_matmul_params(node: Node, graph: Graph) -> KernelParams:
 
 @params_for("gather")
 def _gather_params(node: Node, graph: Graph) -> KernelParams:
-    """Check a gather of rows of a constant int8 table; return the table and index sizes."""
+    """Check a gather of rows of a constant int8 table and return the table and index sizes."""
     table = graph.tensors[node.inputs[0]]
     indices = graph.tensors[node.inputs[1]]
     output = graph.tensors[node.outputs[0]]
@@ -196,23 +197,23 @@ def _gather_params(node: Node, graph: Graph) -> KernelParams:
         kind = "constant" if table.is_constant else "activation"
         raise UnsupportedAttributeError(
             f"{_where(node)}: table '{table.name}' is a {len(table.shape)}-D {table.dtype} "
-            f"{kind}; the kernel takes a 2-D int8 constant (rows, row size)"
+            f"{kind}, but the kernel takes a 2-D int8 constant (rows, row size)"
         )
     if indices.dtype != "int32":
         raise UnsupportedAttributeError(
-            f"{_where(node)}: indices '{indices.name}' are {indices.dtype}; expected int32"
+            f"{_where(node)}: indices '{indices.name}' are {indices.dtype}, expected int32"
         )
     expected = indices.shape + table.shape[1:]
     if output.shape != expected or output.dtype != "int8":
         raise UnsupportedAttributeError(
-            f"{_where(node)}: output '{output.name}' is {output.dtype} {output.shape}; "
+            f"{_where(node)}: output '{output.name}' is {output.dtype} {output.shape}, "
             f"expected int8 {expected}"
         )
     q_table = _per_tensor_quant(node, graph, table.name, ("int8",))
     if not q_table.same_as(output.quant):
         raise QuantizationError(
             f"{_where(node)}: output '{output.name}' has a different quantization than the "
-            f"table (scale {q_table.scale[0]:g}, zero point {int(q_table.zero_point[0])}); a "
+            f"table (scale {q_table.scale[0]:g}, zero point {int(q_table.zero_point[0])}). A "
             "gather copies rows, so give the output the table's scale and zero point"
         )
     values = {"table_rows": table.shape[0], "row_size": table.shape[1], "count": indices.size}
@@ -233,18 +234,18 @@ def masked_mean_dims(node: Node, graph: Graph) -> tuple[int, int, int]:
     output = graph.tensors[node.outputs[0]]
     if len(x.shape) != 3:
         raise UnsupportedAttributeError(
-            f"{_where(node)}: input '{x.name}' has shape {x.shape}; expected "
+            f"{_where(node)}: input '{x.name}' has shape {x.shape}, expected "
             "(batch, rows, channels)"
         )
     batches, rows, channels = x.shape
     if mask.dtype != "int32" or mask.shape != (batches, rows):
         raise UnsupportedAttributeError(
-            f"{_where(node)}: mask '{mask.name}' is {mask.dtype} {mask.shape}; expected "
+            f"{_where(node)}: mask '{mask.name}' is {mask.dtype} {mask.shape}, expected "
             f"int32 {(batches, rows)}"
         )
     if output.shape != (batches, channels):
         raise UnsupportedAttributeError(
-            f"{_where(node)}: output '{output.name}' has shape {output.shape}; expected "
+            f"{_where(node)}: output '{output.name}' has shape {output.shape}, expected "
             f"{(batches, channels)}"
         )
     return batches, rows, channels
@@ -252,14 +253,14 @@ def masked_mean_dims(node: Node, graph: Graph) -> tuple[int, int, int]:
 
 @params_for("masked_mean")
 def _masked_mean_params(node: Node, graph: Graph) -> KernelParams:
-    """Offsets, the rescale ``s_in / s_out`` and the clamp range of a masked mean."""
+    """Return the offsets, the rescale ``s_in / s_out`` and the clamp range of a masked mean."""
     _, rows, _ = masked_mean_dims(node, graph)
     q_in = _per_tensor_quant(node, graph, node.inputs[0], ("int8",))
     q_out = _per_tensor_quant(node, graph, node.outputs[0], ("int8",))
     if rows > MAX_MEAN_ROWS:
         raise UnsupportedAttributeError(
             f"{_where(node)}: {rows} rows can overflow the int32 sum (at most "
-            f"{MAX_MEAN_ROWS}); split the mean"
+            f"{MAX_MEAN_ROWS}). Split the mean"
         )
     zero_point = int(q_in.zero_point[0])
     largest_sum = rows * largest_centered_value(zero_point)

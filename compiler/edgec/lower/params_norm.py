@@ -2,8 +2,8 @@
 
 Where it sits: ``edgec.lower.params.kernel_params`` calls these functions for the reference
 interpreter (``edgec.reference.int_norm``) and the lowering (``edgec.lower.calls_norm``), so
-both see the same integers. Compile-time arithmetic here is float64; the kernels receive only
-integers. Each function rejects a node its kernel cannot compute exactly, with a one-line
+both see the same integers. Compile-time arithmetic here is float64, and the kernels receive
+only integers. Each function rejects a node its kernel cannot compute exactly, with a one-line
 error that names the node.
 
 layer_norm (inputs "input", "gamma", "beta"; attr ``epsilon``, default 1e-5), normalized over
@@ -33,7 +33,7 @@ depth <= ``MAX_L2_NORMALIZE_DEPTH``, int8 output with scale 1/128 and zero point
 (TFLite's L2_NORMALIZATION). The only parameter is ``input_offset``.
 
 To extend: a new input type needs its bounds added to ``_check_layer_norm_input`` and a C
-kernel; the overflow bounds below must still hold.
+kernel. The overflow bounds below must still hold.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _layer_norm_params(node: Node, graph: Graph) -> LayerNormParams:
 
 
 def _check_layer_norm_input(node: Node, graph: Graph) -> int:
-    """Check the input type; return the depth N of the normalized axis."""
+    """Check the input type and return the depth N of the normalized axis."""
     source = graph.tensors[node.inputs[0]]
     quant = _per_tensor_quant(node, graph, source.name)
     if source.dtype not in ("int8", "int16"):
@@ -161,13 +161,13 @@ def _check_layer_norm_input(node: Node, graph: Graph) -> int:
     if not 1 <= depth <= MAX_LAYER_NORM_DEPTH:
         raise UnsupportedAttributeError(
             f"{_where(node)}: the normalized axis has length {depth}, but the kernel supports "
-            f"1 to {MAX_LAYER_NORM_DEPTH}; split the axis or normalize in float"
+            f"1 to {MAX_LAYER_NORM_DEPTH}. Split the axis or normalize in float"
         )
     return depth
 
 
 def _check_layer_norm_output(node: Node, graph: Graph) -> tuple[int, int]:
-    """Check the output type; return its clamp range."""
+    """Check the output type and return its clamp range."""
     out = graph.tensors[node.outputs[0]]
     quant = _per_tensor_quant(node, graph, out.name)
     if out.dtype not in LAYER_NORM_OUTPUT_RANGES:
@@ -206,8 +206,11 @@ def _float_parameters(node: Node, graph: Graph, depth: int) -> tuple[np.ndarray,
 
 
 def _epsilon_term(node: Node, depth: int, input_scale: float) -> tuple[int, int]:
-    """Return (mantissa, exponent) of E = N**2 * epsilon / input_scale**2, the epsilon in
-    the kernel's units: mantissa in [2**30, 2**31), or (0, 0) for a negligible E."""
+    """Return (mantissa, exponent) of E = N**2 * epsilon / input_scale**2.
+
+    E is the epsilon in the kernel's units. The mantissa is in [2**30, 2**31), and a
+    negligible E gives (0, 0).
+    """
     term = depth * depth * _epsilon(node, 1e-5) / (input_scale * input_scale)
     if not term < EPSILON_TERM_LIMIT:
         raise QuantizationError(
@@ -246,7 +249,7 @@ def _gamma_multipliers(node: Node, ratios: np.ndarray) -> tuple[np.ndarray, np.n
         multiplier, shift = quantize_multiplier(abs(float(ratio)))
         right_shift = base_shift - shift
         if right_shift > MAX_RIGHT_SHIFT:
-            # Fewer multiplier bits for a tiny ratio: the dropped bits are below 2**-30
+            # A tiny ratio keeps fewer multiplier bits. The dropped bits are below 2**-30
             # output steps.
             multiplier = int(multiplier * 2.0 ** (MAX_RIGHT_SHIFT - right_shift) + 0.5)
             right_shift = MAX_RIGHT_SHIFT

@@ -68,8 +68,8 @@ IGELU_B_Q29 = fp.round_half_away(-IGELU_B * 2**29)  # 949724643
 IGELU_A_Q31 = fp.round_half_away(IGELU_A * 2**31)  # -620193278
 ONE_Q4_27 = 1 << 27
 IGELU_H_SHIFT = 12
-# Bound on |dequantized output - GELU(x)| beyond 0.5 output LSB, in real units. Measured:
-# 0.01815, the error of the polynomial itself (0.01815 at |x| = 2.35); the fixed-point
+# Bound on |dequantized output - GELU(x)| beyond 0.5 output LSB, in real units. The measured
+# error is 0.01815, the error of the polynomial itself (at |x| = 2.35). The fixed-point
 # steps add less than 1e-6.
 IGELU_MAX_ERROR = 0.0185
 

@@ -67,7 +67,7 @@ def scaled_epsilon(mantissa: int, exponent: int, shift: np.ndarray) -> np.ndarra
 
 
 def layer_norm_rows(values: np.ndarray, params) -> np.ndarray:
-    """Layer normalization of each row (last axis) of ``values``; returns int64 in
+    """Normalize each row (last axis) of ``values`` and return int64 values in
     [params.output_min, params.output_max], the limits of the int8 or int16 output.
 
     With x = q + input_offset, N = depth and, per row, S = sum x and Q = sum x**2:
@@ -130,8 +130,10 @@ def layer_norm_rows(values: np.ndarray, params) -> np.ndarray:
 
 @register(INT_KERNELS, "layer_norm")
 def layer_norm(node: Node, inputs: list, graph: Graph) -> list:
-    """int8 or int16 input, float gamma and beta folded into ``params``, int8 or int16
-    output."""
+    """Run layer_norm on an int8 or int16 input and return an int8 or int16 output.
+
+    The float gamma and beta are folded into ``params``.
+    """
     params = kernel_params(node, graph)
     output_type = DTYPES[graph.tensors[node.outputs[0]].dtype]
     return [layer_norm_rows(inputs[0], params).astype(output_type)]
@@ -149,9 +151,9 @@ L2_OUTPUT_SHIFT = 7
 def inverse_sqrt_multiplier(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (multiplier, shift) with 1 / sqrt(v) ~= multiplier * 2**(shift - 31).
 
-    The arithmetic of TFLite's GetInvSqrtQuantizedMultiplierExp (kernels/internal/common.h)
-    with reverse_shift -1, for int32 values v >= 0: v <= 1 gives (2**31 - 1, 0). Otherwise v
-    is divided by 4 once when it is 2**29 or more, then shifted left by an even count into
+    This repeats the arithmetic of TFLite's GetInvSqrtQuantizedMultiplierExp
+    (kernels/internal/common.h) with reverse_shift -1, for int32 values v >= 0. A value
+    v <= 1 gives (2**31 - 1, 0). Otherwise v is divided by 4 once when it is 2**29 or more, then shifted left by an even count into
     [2**27, 2**29) and read as a Q3.28 value a in [1/4, 1). Five Newton-Raphson steps
     x = 1.5 * x - a / 2 * x**3 from x = 1 give 1 / sqrt(a), which is multiplied by
     sqrt(2) / 2 to undo the halving of a. A negative exponent is folded into the
@@ -190,13 +192,14 @@ def inverse_sqrt_multiplier(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def l2_normalize_rows(values: np.ndarray, input_offset: int) -> np.ndarray:
-    """TFLite's int8 L2Normalization of each row (last axis); returns int64 in [-128, 127].
+    """Apply TFLite's int8 L2Normalization to each row (last axis) and return int64 values
+    in [-128, 127].
 
-    x = q + input_offset, acc = sum x**2 (int32: the depth is at most 33025), then
-    out = clamp(multiply_by_quantized_multiplier(x, m, shift + 7), -128, 127) with
-    (m, shift) = ``inverse_sqrt_multiplier(acc)``: x / sqrt(acc) in steps of 1/128. An
-    all-zero row gives zeros. Epsilon is not used: ``params_norm`` accepts only an epsilon
-    up to the input scale, which cannot change a non-zero row's norm.
+    With x = q + input_offset and acc = sum x**2 (int32, because the depth is at most
+    33025), out = clamp(multiply_by_quantized_multiplier(x, m, shift + 7), -128, 127) with
+    (m, shift) = ``inverse_sqrt_multiplier(acc)``. That is x / sqrt(acc) in steps of 1/128.
+    An all-zero row gives zeros. Epsilon is not used, because ``params_norm`` accepts only
+    an epsilon up to the input scale, which cannot change a non-zero row's norm.
 
     Error bound: at most 0.75 + 2**-10 output steps, measured 0.74998. With the default
     double rounding, the doubling high multiply rounds once and the rounding right shift
@@ -213,6 +216,9 @@ def l2_normalize_rows(values: np.ndarray, input_offset: int) -> np.ndarray:
 
 @register(INT_KERNELS, "l2_normalize")
 def l2_normalize(node: Node, inputs: list, graph: Graph) -> list:
-    """int8 input of any zero point; int8 output with scale 1/128 and zero point 0."""
+    """Run l2_normalize on an int8 input of any zero point.
+
+    The int8 output has scale 1/128 and zero point 0.
+    """
     params = kernel_params(node, graph)
     return [l2_normalize_rows(inputs[0], params["input_offset"]).astype(np.int8)]

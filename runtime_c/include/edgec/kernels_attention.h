@@ -16,7 +16,7 @@ extern "C" {
 /*
  * Softmax over the last axis with an optional mask: input [rows, depth] (int8 of any zero
  * point, or int16 with zero point 0), output int8 with scale 1/256 and zero point -128.
- * params are edgec_softmax_s8's (input_left_shift >= 0, diff_min <= 0); depth is in
+ * params are edgec_softmax_s8's (input_left_shift >= 0, diff_min <= 0). depth is in
  * [1, EDGEC_SOFTMAX_MAX_MASKED_DEPTH].
  *
  * mask: NULL (every position is used) or depth int32 values applied to every row.
@@ -46,11 +46,11 @@ edgec_status edgec_gelu_s8(const int8_t table[256], int32_t size, const int8_t *
  * scales. */
 typedef struct {
     /* t = |x| / sqrt(2) in Q2.29 is (|q| * input_multiplier + 2^(shift - 1)) >> shift with
-     * shift = input_right_shift, in [1, 62]; input_multiplier >= 0. */
+     * shift = input_right_shift, in [1, 62], and input_multiplier >= 0. */
     int32_t input_multiplier;
     int32_t input_right_shift;
     /* Requantization of q * (1 + erf), with 1 + erf in units of 2^-15, by input scale /
-     * (2^16 * output scale); output_shift <= 0. */
+     * (2^16 * output scale), with output_shift <= 0. */
     int32_t output_multiplier;
     int32_t output_shift;
     int32_t output_offset;

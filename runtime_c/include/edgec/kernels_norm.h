@@ -28,7 +28,7 @@ typedef struct {
 /*
  * Per-channel parameters of layer_norm, depth values each. multipliers[c] and
  * right_shifts[c] (0..62) scale the Q24 normalized value to Q16 output steps, which is
- * gamma[c] / output_scale; offsets[c] (|offset| <= 2^56) is
+ * gamma[c] / output_scale. offsets[c] (|offset| <= 2^56) is
  * (beta[c] / output_scale + output_zero_point) in Q16. With any int32 multiplier and
  * these ranges, the int64 arithmetic of every layer_norm kernel cannot overflow.
  */

@@ -36,9 +36,12 @@
 #define EDGEC_SOFTMAX_UNUSED 1
 
 /* Returns element c of a row of int8 (element_bytes 1) or int16 (element_bytes 2) values,
- * widened to int32. */
+ * widened to int32. A NULL row is read as a row of zeros. */
 static inline int32_t edgec_softmax_input(const void *row, int32_t element_bytes, int32_t c)
 {
+    if (row == NULL) {
+        return 0;
+    }
     if (element_bytes == 1) {
         return ((const int8_t *)row)[c];
     }
@@ -110,22 +113,6 @@ static inline int edgec_softmax_all_masked(const int32_t *mask, int32_t depth)
     return 1;
 }
 
-/* Fills the output with the uniform softmax: exp(0) at each of the depth positions. */
-static inline void edgec_softmax_uniform(int32_t size, int32_t depth, int8_t *output)
-{
-    /* exp(0) is INT32_MAX in Q0.31; depth <= 8191 terms of 2^19 cannot wrap the sum. */
-    const uint32_t term = (uint32_t)edgec_rounding_divide_by_pot(
-        INT32_MAX, EDGEC_SOFTMAX_ACCUMULATION_BITS);
-    int32_t exponent;
-    const int32_t scale = edgec_softmax_reciprocal(term * (uint32_t)depth, &exponent);
-    const int8_t value = edgec_softmax_output(INT32_MAX, scale, exponent);
-    int32_t i;
-
-    for (i = 0; i < size; i++) {
-        output[i] = value;
-    }
-}
-
 /* Computes the masked softmax of one row x of depth values into y. */
 static inline void edgec_softmax_masked_row(const edgec_softmax_params *params, int32_t depth,
                                             const void *x, int32_t element_bytes,
@@ -177,16 +164,18 @@ static inline void edgec_softmax_masked_rows(const edgec_softmax_params *params,
                                              int32_t element_bytes, const int32_t *mask,
                                              int8_t *output)
 {
+    /* A mask of all zeros makes every row the softmax of depth equal values, so each row is
+     * then computed from a NULL row (zeros) without the mask. diff_min <= 0 keeps every
+     * difference of such a row, so each position outputs 1/depth in units of 1/256. */
+    const int uniform = edgec_softmax_all_masked(mask, depth);
     const size_t row_bytes = (size_t)depth * (size_t)element_bytes;
     int32_t row;
 
-    if (edgec_softmax_all_masked(mask, depth)) {
-        edgec_softmax_uniform(rows * depth, depth, output);
-        return;
-    }
     for (row = 0; row < rows; row++) {
-        edgec_softmax_masked_row(params, depth, (const char *)input + (size_t)row * row_bytes,
-                                 element_bytes, mask, output + (size_t)row * (size_t)depth);
+        const void *x = uniform ? NULL : (const char *)input + (size_t)row * row_bytes;
+
+        edgec_softmax_masked_row(params, depth, x, element_bytes, uniform ? NULL : mask,
+                                 output + (size_t)row * (size_t)depth);
     }
 }
 

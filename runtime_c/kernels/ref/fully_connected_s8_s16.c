@@ -11,7 +11,7 @@
  * 0.5 + 2^-16 steps for shift >= 0 or with EDGEC_SINGLE_ROUNDING. The 2^-16 covers the
  * Q31 rounding of the multiplier. tests/reference/test_residual_error_bounds.py checks it.
  * NOTE: a left shift wraps the accumulator when |acc| * 2^shift >= 2^31, as TFLite's int8
- * kernels do, and the bound then fails; the float value is beyond 2^30 steps there.
+ * kernels do, and the bound then fails. The float value is beyond 2^30 steps there.
  */
 #include <stddef.h>
 

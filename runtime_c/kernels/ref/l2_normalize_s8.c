@@ -25,8 +25,8 @@
 
 /*
  * Sets *multiplier and *shift so that 1 / sqrt(value) ~ multiplier * 2^(*shift - 31), for
- * value >= 0, as TFLite's GetInvSqrtQuantizedMultiplierExp with reverse_shift -1: value is
- * brought into [2^27, 2^29) by even shifts and read as a Q3.28 number a in [1/4, 1); five
+ * value >= 0, as TFLite's GetInvSqrtQuantizedMultiplierExp does with reverse_shift -1.
+ * Even shifts bring value into [2^27, 2^29), read as a Q3.28 number a in [1/4, 1). Five
  * Newton-Raphson steps x = 1.5 x - (a / 2) x^3 from x = 1 give 1 / sqrt(a), and a factor
  * sqrt(2) / 2 undoes the halving of a. Values 0 and 1 give (2^31 - 1, 0).
  */

@@ -2,7 +2,7 @@
  * edgec reference kernel: softmax over the last axis of an int8 tensor with an optional
  * mask. The output is int8 with scale 1/256 and zero point -128. The arithmetic is
  * softmax_rows of compiler/edgec/reference/int_attention.py, which is TFLite's int8 Softmax
- * (gemmlowp's fixed-point exp and reciprocal) plus the mask; edgec/kernels_softmax_core.h
+ * (gemmlowp's fixed-point exp and reciprocal) plus the mask. edgec/kernels_softmax_core.h
  * lists its steps and shares them with edgec_softmax_s16_s8. Without a mask (mask NULL) it
  * computes what edgec_softmax_s8 computes for depth <= 8191.
  *

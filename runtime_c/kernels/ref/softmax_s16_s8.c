@@ -3,7 +3,7 @@
  * an optional mask. The output is int8 with scale 1/256 and zero point -128. The
  * arithmetic is softmax_rows of compiler/edgec/reference/int_attention.py, which applies
  * TFLite's int8 Softmax (gemmlowp's fixed-point exp and reciprocal) to int16 differences
- * and adds the mask; edgec/kernels_softmax_core.h lists its steps and shares them with
+ * and adds the mask. edgec/kernels_softmax_core.h lists its steps and shares them with
  * edgec_softmax_masked_s8.
  *
  * Error bound (tests/reference/test_attention_error_bounds.py, input scales 1e-4 .. 0.05,
