@@ -27,10 +27,10 @@ def test_rows_of_padding_tokens_dropped():
     values = {"mask": np.array([[1, 0, 1, 0]], dtype=np.int32)}
     array = np.arange(12, dtype=np.float32).reshape(1, 4, 3)
 
-    kept = real_token_rows(array, values, "mask")
+    rows = real_token_rows(array, values, "mask")
 
-    assert kept.shape == (1, 2, 3)
-    assert np.array_equal(kept[0], array[0, [0, 2]])
+    assert rows.shape == (1, 2, 3)
+    assert np.array_equal(rows[0], array[0, [0, 2]])
 
 
 def test_other_shapes_pass_unchanged():
